@@ -1,0 +1,3 @@
+from wsllm.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,99 @@
+"""The `wsllm` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from wsllm import __version__
+from wsllm.errors import WsllmError
+from wsllm.settings import BACKENDS, load_settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand per job."""
+    parser = argparse.ArgumentParser(
+        prog="wsllm", description="Stream LLM output over WebSockets, and test what streams."
+    )
+    parser.add_argument("--version", action="version", version=f"wsllm {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_serve(commands)
+    return parser
+
+
+def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="run the WebSocket server (/health, /ws, /ws-stream)",
+        description="Serve /health, /ws and /ws-stream. Flags override the environment and .env.",
+    )
+    serve.add_argument("--host", help="address to listen on (WSLLM_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", help="port; 0 picks a free one (PORT, default 3300)")
+    serve.add_argument("--backend", choices=BACKENDS, help="model backend (WSLLM_BACKEND)")
+    serve.add_argument("--model", help="model name (CHATBOT_MODEL, default gpt-4.1-mini)")
+    serve.add_argument(
+        "--base-url", dest="openai_base_url", help="upstream base URL (OPENAI_BASE_URL)"
+    )
+    serve.add_argument("--max-frame-bytes", help="largest client frame (WSLLM_MAX_FRAME_BYTES)")
+    serve.add_argument(
+        "--upstream-timeout",
+        help="seconds of upstream silence before failing (WSLLM_UPSTREAM_TIMEOUT)",
+    )
+    serve.add_argument("--sim-ttft-ms", help="simulated model: ms before the first token")
+    serve.add_argument("--sim-itl-ms", help="simulated model: ms between tokens")
+    serve.add_argument("--sim-tokens", help="simulated model: tokens per reply")
+    serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    serve.add_argument("--env-file", type=Path, default=Path(".env"), help="default: ./.env")
+    serve.add_argument("--reload", action="store_true", help="restart when the code changes")
+    serve.add_argument(
+        "--reload-dir", action="append", type=Path, default=[], help="also watch this folder"
+    )
+
+
+_SERVE_SETTINGS = (
+    "host", "port", "backend", "model", "openai_base_url", "max_frame_bytes", "upstream_timeout",
+    "sim_ttft_ms", "sim_itl_ms", "sim_tokens", "log_level",
+)  # fmt: skip
+
+
+def run_serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """`wsllm serve`: check the settings, then serve (or supervise a reloading child)."""
+    overrides = {name: getattr(args, name) for name in _SERVE_SETTINGS}
+    settings = load_settings(overrides, env_file=args.env_file)
+    _configure_logging(settings.log_level)
+    from wsllm.server import run
+
+    if args.reload:
+        watch = [Path(run.__file__).resolve().parent.parent, *args.reload_dir]
+        if args.env_file.is_file():
+            watch.append(args.env_file)
+        run.serve_with_reload([a for a in argv if a != "--reload"], watch)
+    else:
+        run.serve(settings)
+    return 0
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(arguments)
+    try:
+        if args.command == "serve":
+            return run_serve(args, arguments)
+    except WsllmError as exc:
+        print(f"wsllm: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 2

@@ -1,0 +1,104 @@
+"""The seed's WebSocket protocol as pure functions: client frames in, server frames out (no I/O).
+
+Client to server: one JSON text frame per request, `{"input": "..."}`, optionally with an `id`
+that every frame of that request echoes back. Server to client: JSON text frames whose `type` is
+`ready`, `delta`, `message`, `response`, `done` or `error`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from wsllm.errors import ProtocolError
+from wsllm.protocol_codes import ErrorCode
+
+RequestId = str | int | None
+
+_REQUEST_TYPES = frozenset({None, "request"})
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One client request: the text to send to the model, and the id to echo back."""
+
+    input: str
+    id: RequestId = None
+
+
+def parse_request(raw: str | bytes, max_bytes: int) -> Request:
+    """Validate one client text frame; raise ProtocolError with a stable code when it is wrong."""
+    if len(raw) > max_bytes:
+        raise ProtocolError(
+            ErrorCode.FRAME_TOO_LARGE, f"Frame of {len(raw)} bytes is over the limit of {max_bytes}"
+        )
+    payload = _load_object(raw)
+    request_id = _request_id(payload)
+    kind = payload.get("type")
+    if kind not in _REQUEST_TYPES:
+        raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"Unknown message type {kind!r}")
+    text = payload.get("input")
+    if not isinstance(text, str) or not text.strip():
+        raise ProtocolError(
+            ErrorCode.MISSING_INPUT, 'Missing "input" (non-empty string) in payload'
+        )
+    return Request(input=text, id=request_id)
+
+
+def _load_object(raw: str | bytes) -> dict[str, Any]:
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(ErrorCode.INVALID_JSON, "Invalid JSON payload") from exc
+    if not isinstance(payload, dict):
+        kind = type(payload).__name__
+        raise ProtocolError(ErrorCode.INVALID_REQUEST, f"Payload must be a JSON object, got {kind}")
+    return payload
+
+
+def _request_id(payload: dict[str, Any]) -> RequestId:
+    value = payload.get("id")
+    if value is None or isinstance(value, str) or type(value) is int:
+        return value
+    raise ProtocolError(ErrorCode.INVALID_REQUEST, '"id" must be a string or an integer')
+
+
+def _frame(fields: dict[str, Any], request_id: RequestId) -> bytes:
+    if request_id is not None:
+        fields["id"] = request_id
+    return orjson.dumps(fields)
+
+
+def ready_frame(path: str) -> bytes:
+    """The frame sent once a connection opens."""
+    return orjson.dumps({"type": "ready", "message": f"Connected to {path}"})
+
+
+def delta_frame(text: str, request_id: RequestId = None) -> bytes:
+    """A chunk of streamed text; `output` repeats it for the server README's client."""
+    return _frame({"type": "delta", "message": text, "output": text}, request_id)
+
+
+def message_frame(text: str, request_id: RequestId = None) -> bytes:
+    """The full text at the end of a stream on `/ws-stream`."""
+    return _frame({"type": "message", "message": text}, request_id)
+
+
+def response_frame(text: str, request_id: RequestId = None) -> bytes:
+    """The full text, the single answer on `/ws`."""
+    return _frame({"type": "response", "message": text}, request_id)
+
+
+_DONE = orjson.dumps({"type": "done"})
+
+
+def done_frame(request_id: RequestId = None) -> bytes:
+    """The frame that closes a request."""
+    return _DONE if request_id is None else _frame({"type": "done"}, request_id)
+
+
+def error_frame(code: ErrorCode, message: str, request_id: RequestId = None) -> bytes:
+    """A failed request: a stable code, and a message a person can read."""
+    return _frame({"type": "error", "code": code.value, "message": message}, request_id)

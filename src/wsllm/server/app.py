@@ -1,0 +1,83 @@
+"""The web application: routes, CORS as the seed's server allows it, and the backend's lifetime."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Awaitable, Callable
+
+from aiohttp import WSCloseCode, web
+
+from wsllm.backends import Backend, create_backend
+from wsllm.server.session import Mode, Session
+from wsllm.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+BACKEND = web.AppKey("backend", Backend)
+SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
+
+_PREFLIGHT_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
+
+
+def create_app(settings: Settings, backend: Backend | None = None) -> web.Application:
+    """The server's application; it owns the backend and closes it on cleanup."""
+    app = web.Application()
+    app[SETTINGS] = settings
+    app[BACKEND] = backend if backend is not None else create_backend(settings)
+    app[SOCKETS] = weakref.WeakSet[web.WebSocketResponse]()
+    app.router.add_get("/health", health)
+    app.router.add_get("/ws", _socket_route(Mode.WHOLE))
+    app.router.add_get("/ws-stream", _socket_route(Mode.STREAM))
+    app.router.add_route("OPTIONS", "/{tail:.*}", preflight)
+    app.on_response_prepare.append(_allow_any_origin)
+    app.on_shutdown.append(_close_sockets)
+    app.on_cleanup.append(_close_backend)
+    return app
+
+
+async def health(request: web.Request) -> web.Response:
+    """`GET /health`: the process is up and serving."""
+    return web.Response(body=b'{"status":"ok"}', content_type="application/json")
+
+
+async def preflight(request: web.Request) -> web.Response:
+    """Answer CORS preflight requests from any origin, as the seed's `cors()` does."""
+    headers = {"Access-Control-Allow-Methods": _PREFLIGHT_METHODS, "Content-Length": "0"}
+    asked = request.headers.get("Access-Control-Request-Headers")
+    if asked:
+        headers["Access-Control-Allow-Headers"] = asked
+        headers["Vary"] = "Access-Control-Request-Headers"
+    return web.Response(status=204, headers=headers)
+
+
+async def _allow_any_origin(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.setdefault("Access-Control-Allow-Origin", "*")
+
+
+def _socket_route(mode: Mode) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        settings = request.app[SETTINGS]
+        ws = web.WebSocketResponse(max_msg_size=_hard_frame_cap(settings), compress=False)
+        if not ws.can_prepare(request).ok:
+            return web.Response(status=426, text=f"{mode.value} is a WebSocket endpoint\n")
+        await ws.prepare(request)
+        request.app[SOCKETS].add(ws)
+        await Session(ws, request.app[BACKEND], settings, mode).run()
+        return ws
+
+    return handler
+
+
+def _hard_frame_cap(settings: Settings) -> int:
+    # Frames over the limit get an error frame and the connection lives on; frames far over it
+    # are refused while still arriving (close 1009), so nobody can make the server buffer them.
+    return max(settings.max_frame_bytes * 4, settings.max_frame_bytes + 65536)
+
+
+async def _close_sockets(app: web.Application) -> None:
+    sockets: weakref.WeakSet[web.WebSocketResponse] = app[SOCKETS]
+    for ws in list(sockets):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+
+
+async def _close_backend(app: web.Application) -> None:
+    await app[BACKEND].aclose()

@@ -1,0 +1,148 @@
+"""One settings object for the server: defaults, then `.env`, then the environment, then flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from dotenv import dotenv_values
+
+from wsllm.errors import ConfigError
+
+BackendName = Literal["openai", "openai-chat", "simulated"]
+BACKENDS: tuple[BackendName, ...] = ("openai", "openai-chat", "simulated")
+
+
+def _setting(default: Any, env: str, doc: str) -> Any:
+    return field(default=default, metadata={"env": env, "doc": doc})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything `wsllm serve` can be told; each field names its environment variable."""
+
+    backend: BackendName | None = _setting(
+        None, "WSLLM_BACKEND", "openai, openai-chat or simulated; simulated when no API key is set"
+    )
+    openai_api_key: str | None = _setting(None, "OPENAI_API_KEY", "API key for the upstream")
+    openai_base_url: str = _setting(
+        "https://api.openai.com/v1", "OPENAI_BASE_URL", "upstream base URL, ending in /v1"
+    )
+    model: str = _setting("gpt-4.1-mini", "CHATBOT_MODEL", "model name sent upstream")
+    host: str = _setting("127.0.0.1", "WSLLM_HOST", "address to listen on")
+    port: int = _setting(3300, "PORT", "port to listen on (0 picks a free one)")
+    max_frame_bytes: int = _setting(
+        1_048_576, "WSLLM_MAX_FRAME_BYTES", "largest client frame accepted, in bytes"
+    )
+    upstream_timeout: float = _setting(
+        60.0,
+        "WSLLM_UPSTREAM_TIMEOUT",
+        "seconds the upstream may stay silent before the request fails",
+    )
+    connect_timeout: float = _setting(
+        10.0, "WSLLM_CONNECT_TIMEOUT", "seconds to connect to the upstream"
+    )
+    sim_ttft_ms: float = _setting(
+        200.0, "WSLLM_SIM_TTFT_MS", "simulated model: delay before the first token, ms"
+    )
+    sim_itl_ms: float = _setting(
+        20.0, "WSLLM_SIM_ITL_MS", "simulated model: delay between tokens, ms"
+    )
+    sim_tokens: int = _setting(48, "WSLLM_SIM_TOKENS", "simulated model: tokens per reply")
+    log_level: str = _setting("info", "WSLLM_LOG_LEVEL", "debug, info, warning or error")
+
+    @property
+    def effective_backend(self) -> BackendName:
+        """The backend that will serve: the chosen one, else openai with a key, else simulated."""
+        if self.backend is not None:
+            return self.backend
+        return "openai" if self.openai_api_key else "simulated"
+
+
+def env_names() -> dict[str, str]:
+    """Field name to environment variable, for every setting."""
+    return {f.name: f.metadata["env"] for f in dataclasses.fields(Settings)}
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    env_file: Path | None = Path(".env"),
+) -> Settings:
+    """Settings from a `.env` file, the environment and explicit overrides, in rising priority."""
+    raw: dict[str, Any] = {}
+    if env_file is not None and env_file.is_file():
+        raw.update(_from_env(_read_env_file(env_file)))
+    raw.update(_from_env(os.environ if environ is None else environ))
+    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return _build(raw)
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, str]:
+    return {name: environ[var] for name, var in env_names().items() if environ.get(var, "").strip()}
+
+
+def _build(raw: dict[str, Any]) -> Settings:
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        if f.name in raw:
+            values[f.name] = _coerce(f, raw[f.name])
+    return Settings(**values)
+
+
+def _coerce(f: dataclasses.Field[Any], value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    value = value.strip()
+    convert = _CONVERTERS.get(f.name, str)
+    try:
+        return convert(value)
+    except ValueError as exc:
+        raise ConfigError(f"{f.metadata['env']}={value!r}: {exc}") from exc
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("expected a number of 0 or more")
+    return number
+
+
+def _port(value: str) -> int:
+    number = int(value)
+    if not 0 <= number <= 65535:
+        raise ValueError("expected a port between 0 and 65535")
+    return number
+
+
+def _non_negative_float(value: str) -> float:
+    number = float(value)
+    if number < 0:
+        raise ValueError("expected a number of 0 or more")
+    return number
+
+
+def _backend(value: str) -> str:
+    if value not in BACKENDS:
+        raise ValueError(f"expected one of {', '.join(BACKENDS)}")
+    return value
+
+
+_CONVERTERS: dict[str, Callable[[str], Any]] = {
+    "backend": _backend,
+    "port": _port,
+    "max_frame_bytes": _positive_int,
+    "sim_tokens": _positive_int,
+    "upstream_timeout": _non_negative_float,
+    "connect_timeout": _non_negative_float,
+    "sim_ttft_ms": _non_negative_float,
+    "sim_itl_ms": _non_negative_float,
+}
