@@ -13,7 +13,7 @@ from wsllm.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 BACKEND = web.AppKey("backend", Backend)
-SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
+SESSIONS: web.AppKey[weakref.WeakSet[Session]] = web.AppKey("sessions")
 
 _PREFLIGHT_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
 
@@ -23,7 +23,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> web.Applic
     app = web.Application()
     app[SETTINGS] = settings
     app[BACKEND] = backend if backend is not None else create_backend(settings)
-    app[SOCKETS] = weakref.WeakSet[web.WebSocketResponse]()
+    app[SESSIONS] = weakref.WeakSet[Session]()
     app.router.add_get("/health", health)
     app.router.add_get("/ws", _socket_route(Mode.WHOLE))
     app.router.add_get("/ws-stream", _socket_route(Mode.STREAM))
@@ -60,8 +60,12 @@ def _socket_route(mode: Mode) -> Callable[[web.Request], Awaitable[web.StreamRes
         if not ws.can_prepare(request).ok:
             return web.Response(status=426, text=f"{mode.value} is a WebSocket endpoint\n")
         await ws.prepare(request)
-        request.app[SOCKETS].add(ws)
-        await Session(ws, request.app[BACKEND], settings, mode).run()
+        transport = request.transport
+        if transport is None:  # the client left during the handshake
+            return ws
+        session = Session(ws, transport, request.app[BACKEND], settings, mode)
+        request.app[SESSIONS].add(session)
+        await session.run()
         return ws
 
     return handler
@@ -74,9 +78,9 @@ def _hard_frame_cap(settings: Settings) -> int:
 
 
 async def _close_sockets(app: web.Application) -> None:
-    sockets: weakref.WeakSet[web.WebSocketResponse] = app[SOCKETS]
-    for ws in list(sockets):
-        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+    sessions: weakref.WeakSet[Session] = app[SESSIONS]
+    for session in list(sessions):
+        await session.close(WSCloseCode.GOING_AWAY, b"server shutting down")
 
 
 async def _close_backend(app: web.Application) -> None:

@@ -18,6 +18,7 @@ from wsllm import protocol
 from wsllm.backends import Backend, CompletionRequest
 from wsllm.errors import CodedError, ProtocolError
 from wsllm.protocol_codes import ErrorCode
+from wsllm.server.writer import FrameWriter
 from wsllm.settings import Settings
 
 log = logging.getLogger("wsllm.server")
@@ -33,12 +34,20 @@ class Mode(Enum):
 class Session:
     """The state of one connection: its socket, its queue of requests and the one being served."""
 
-    def __init__(self, ws: web.WebSocketResponse, backend: Backend, settings: Settings, mode: Mode):
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.Transport,
+        backend: Backend,
+        settings: Settings,
+        mode: Mode,
+    ) -> None:
         self._ws = ws
         self._backend = backend
         self._settings = settings
         self._mode = mode
         self._pending: deque[protocol.Request] = deque()
+        self._writer = FrameWriter(ws, transport)
         self._worker: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
@@ -55,6 +64,12 @@ class Session:
         finally:
             if self._worker is not None:
                 self._worker.cancel()
+            self._writer.flush()
+
+    async def close(self, code: int, reason: bytes) -> None:
+        """Send what is queued, then close the connection with `code`."""
+        self._writer.flush()
+        await self._ws.close(code=code, message=reason)
 
     async def _on_text(self, raw: str) -> None:
         try:
@@ -106,7 +121,7 @@ class Session:
         await self._send(protocol.message_frame("".join(parts), request_id))
 
     async def _send(self, frame: bytes) -> None:
-        await self._ws.send_frame(frame, WSMsgType.TEXT)
+        await self._writer.write(frame)
 
 
 _BINARY_HINT = 'Binary frames are not accepted; send JSON text like {"input": "..."}'

@@ -1,0 +1,82 @@
+"""Corked frame writer: frames produced in one event-loop turn leave in one socket write.
+
+A burst of upstream deltas would otherwise cost a system call per frame. Nothing is held back past
+the turn that produced it, so corking adds no latency. The buffer is bounded: a client that stops
+reading makes `write` wait, and `SlowConsumer` is raised if it stays full too long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+from aiohttp import web
+
+_LEN16 = struct.Struct("!BBH")
+_LEN64 = struct.Struct("!BBQ")
+_TEXT_FIN = 0x81
+
+
+class SlowConsumer(ConnectionError):
+    """The client stopped reading and its send buffer stayed full."""
+
+
+def text_frame_header(length: int) -> bytes:
+    """The RFC 6455 header of an unmasked, final text frame of `length` payload bytes."""
+    if length < 126:
+        return bytes((_TEXT_FIN, length))
+    if length < 65536:
+        return _LEN16.pack(_TEXT_FIN, 126, length)
+    return _LEN64.pack(_TEXT_FIN, 127, length)
+
+
+class FrameWriter:
+    """Writes whole text frames to a WebSocket's transport, coalescing those of one loop turn."""
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.Transport,
+        high_water: int = 1 << 20,
+        patience: float = 30.0,
+    ) -> None:
+        self._ws = ws
+        self._transport = transport
+        self._pending: list[bytes] = []
+        self._scheduled = False
+        self._high_water = high_water
+        self._patience = patience
+
+    async def write(self, payload: bytes) -> None:
+        """Queue one text frame; wait while the client is not keeping up."""
+        if self._ws.closed or self._transport.is_closing():
+            raise ConnectionResetError("the connection is closed")
+        self._pending.append(text_frame_header(len(payload)))
+        self._pending.append(payload)
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+        if self._transport.get_write_buffer_size() > self._high_water:
+            await self._wait_for_room()
+
+    def flush(self) -> None:
+        """Write everything queued now (before a close frame, say)."""
+        self._scheduled = False
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        # Once a close frame has gone out, no data frame may follow it.
+        if not self._ws.closed and not self._transport.is_closing():
+            self._transport.write(b"".join(pending))
+
+    async def _wait_for_room(self) -> None:
+        waited = 0.0
+        step = 0.005
+        while self._transport.get_write_buffer_size() > self._high_water:
+            if self._transport.is_closing():
+                raise ConnectionResetError("the client connection is closed")
+            if waited >= self._patience:
+                raise SlowConsumer(f"the client read nothing for {self._patience:g} s")
+            await asyncio.sleep(step)
+            waited += step
+            step = min(step * 2, 0.1)
