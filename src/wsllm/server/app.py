@@ -15,19 +15,20 @@ SETTINGS = web.AppKey("settings", Settings)
 BACKEND = web.AppKey("backend", Backend)
 SESSIONS: web.AppKey[weakref.WeakSet[Session]] = web.AppKey("sessions")
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
 _PREFLIGHT_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
 
 
 def create_app(settings: Settings, backend: Backend | None = None) -> web.Application:
     """The server's application; it owns the backend and closes it on cleanup."""
-    app = web.Application()
+    app = web.Application(middlewares=[cors_preflight])
     app[SETTINGS] = settings
     app[BACKEND] = backend if backend is not None else create_backend(settings)
     app[SESSIONS] = weakref.WeakSet[Session]()
     app.router.add_get("/health", health)
     app.router.add_get("/ws", _socket_route(Mode.WHOLE))
     app.router.add_get("/ws-stream", _socket_route(Mode.STREAM))
-    app.router.add_route("OPTIONS", "/{tail:.*}", preflight)
     app.on_response_prepare.append(_allow_any_origin)
     app.on_shutdown.append(_close_sockets)
     app.on_cleanup.append(_close_backend)
@@ -39,8 +40,11 @@ async def health(request: web.Request) -> web.Response:
     return web.Response(body=b'{"status":"ok"}', content_type="application/json")
 
 
-async def preflight(request: web.Request) -> web.Response:
+@web.middleware
+async def cors_preflight(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Answer CORS preflight requests from any origin, as the seed's `cors()` does."""
+    if request.method != "OPTIONS" or "Access-Control-Request-Method" not in request.headers:
+        return await handler(request)
     headers = {"Access-Control-Allow-Methods": _PREFLIGHT_METHODS, "Content-Length": "0"}
     asked = request.headers.get("Access-Control-Request-Headers")
     if asked:
@@ -53,7 +57,7 @@ async def _allow_any_origin(request: web.Request, response: web.StreamResponse) 
     response.headers.setdefault("Access-Control-Allow-Origin", "*")
 
 
-def _socket_route(mode: Mode) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def _socket_route(mode: Mode) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         settings = request.app[SETTINGS]
         ws = web.WebSocketResponse(max_msg_size=_hard_frame_cap(settings), compress=False)
