@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="wsllm", description="Stream LLM output over WebSockets, and test what streams."
     )
     parser.add_argument("--version", action="version", version=f"wsllm {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
     _add_serve(commands)
     return parser
 
@@ -87,7 +87,11 @@ def _configure_logging(level: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     arguments = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(arguments)
+    parser = build_parser()
+    args = parser.parse_args(arguments)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
     try:
         if args.command == "serve":
             return run_serve(args, arguments)
