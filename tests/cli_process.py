@@ -34,9 +34,9 @@ class ServeProcess:
         )  # fmt: skip
         return cls(process)
 
-    async def line_matching(self, pattern: str, timeout: float = 20) -> str:
+    async def line_matching(self, pattern: str, within: float = 20) -> str:
         """Read stderr until a line matches `pattern`; return that line."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while True:
                 assert self.process.stderr is not None
                 raw = await self.process.stderr.readline()

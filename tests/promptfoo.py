@@ -1,4 +1,4 @@
-"""promptfoo as a real client: installed from npm on first use into a cache outside the repository."""
+"""promptfoo as a real client, installed from npm on first use into a cache outside the repo."""
 
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ async def promptfoo_eval(config: Path, output: Path, state: Path) -> dict[str, o
         "CI": "true",
     }
     process = await asyncio.create_subprocess_exec(
-        str(binary), "eval", "-c", str(config), "--no-cache", "--no-progress-bar", "-o", str(output),
+        str(binary), "eval", "-c", str(config), "--no-cache", "--no-progress-bar",
+        "-o", str(output),
         cwd=config.parent, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip

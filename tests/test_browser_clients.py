@@ -48,7 +48,7 @@ ws.onerror = (err) => console.error('ws error', err);
 """
 
 # The streaming client writes deltas with Node's `process.stdout.write`; in a page we lend it one
-# that collects what it is given, and mirror console.log's objects as JSON so the test can read them.
+# that collects what it is given, and keep console.log's objects so the test can read them.
 HARNESS = """
 window.written = '';
 window.logged = [];
