@@ -10,62 +10,34 @@ from collections.abc import AsyncGenerator
 from wsllm.backends.base import CompletionRequest
 from wsllm.settings import Settings
 
-_WORDS = [
-    "streaming",
-    "model",
-    "reply",
-    "token",
-    "socket",
-    "frame",
-    "latency",
-    "answer",
-    "prompt",
-    "context",
-    "server",
-    "client",
-    "message",
-    "chunk",
-    "delta",
-    "simulated",
-    "deterministic",
-    "offline",
-    "quick",
-    "steady",
-    "useful",
-    "clear",
-    "short",
-    "the",
-    "a",
-    "of",
-    "to",
-    "and",
-    "in",
-    "for",
-    "with",
-    "on",
-    "as",
-    "it",
-    "is",
-    "that",
-    "this",
-    "from",
-    "by",
-]
+_SENTENCES = (
+    "This answer comes from the simulated model, so it works offline.",
+    "Each word arrives in its own delta frame, just as a real model streams tokens.",
+    "The pace of the stream is set by the server's settings, not by any model.",
+    "Set OPENAI_API_KEY or pick another backend to hear from a real model.",
+    "Streaming lets a reader start on the answer before it is finished.",
+    "The same question always gets the same words, which keeps tests repeatable.",
+    "Time to first token and the gaps between tokens are what users feel.",
+    "A full message frame follows the last delta, then a done frame.",
+)
 
 
 def simulated_tokens(text: str, count: int) -> list[str]:
-    """The reply to `text`: it quotes the input, then words from a generator seeded by it."""
+    """The reply to `text`: it quotes the input, then sentences in an order seeded by it."""
     if count <= 0:
         return []
     quoted = " ".join(text.split())
     if len(quoted) > 60:
         quoted = quoted[:57] + "..."
-    head = ["Simulated", " reply", " to", f' "{quoted}":']
-    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
-    rng = random.Random(seed)
-    tail = [" " + rng.choice(_WORDS) for _ in range(max(0, count - len(head)))]
-    tokens = (head + tail)[:count]
-    tokens[-1] = tokens[-1] + "." if count > len(head) else tokens[-1]
+    tokens = ["Simulated", " reply", " to", f' "{quoted}":']
+    rng = random.Random(int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big"))
+    order = list(_SENTENCES)
+    while len(tokens) < count:
+        rng.shuffle(order)
+        tokens += [" " + word for sentence in order for word in sentence.split()]
+    tokens = tokens[:count]
+    if not tokens[-1].endswith((".", ":")):
+        tokens[-1] += "."
     return tokens
 
 
