@@ -21,6 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"wsllm {__version__}")
     commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
     _add_serve(commands)
+    from wsllm.evals.command import add_eval_parser
+
+    add_eval_parser(commands)
     return parser
 
 
@@ -95,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return run_serve(args, arguments)
+        if args.command == "eval":
+            from wsllm.evals.command import run_eval
+
+            return run_eval(args)
     except WsllmError as exc:
         print(f"wsllm: error: {exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,1 @@
+"""`wsllm eval`: promptfoo-style test suites against WebSocket LLM endpoints."""

@@ -1,0 +1,68 @@
+"""Figures of a whole run (no I/O): counts, pass rate, throughput, stream percentiles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from wsllm.bench.stats import summarise
+from wsllm.evals.runner import EvalRun
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """What the summary line and report headers show."""
+
+    passed: int
+    failed: int
+    errors: int
+    duration_s: float
+    first_delta_ms: dict[str, float | None]
+    total_ms: dict[str, float | None]
+    max_gap_ms: dict[str, float | None]
+
+    @property
+    def total(self) -> int:
+        """Results counted."""
+        return self.passed + self.failed + self.errors
+
+    @property
+    def pass_rate(self) -> float:
+        """Passed over all, in percent."""
+        return 100.0 * self.passed / self.total if self.total else 0.0
+
+    @property
+    def tests_per_s(self) -> float:
+        """Results per second of wall time."""
+        return self.total / self.duration_s if self.duration_s > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready figures."""
+        return {
+            "passed": self.passed,
+            "failed": self.failed,
+            "errors": self.errors,
+            "passRate": round(self.pass_rate, 2),
+            "durationS": round(self.duration_s, 3),
+            "testsPerS": round(self.tests_per_s, 1),
+            "firstDeltaMs": self.first_delta_ms,
+            "totalMs": self.total_ms,
+            "maxGapMs": self.max_gap_ms,
+        }
+
+
+def summarise_run(run: EvalRun) -> RunSummary:
+    """The run's summary figures."""
+    counts = run.counts()
+    metrics = [r.response.metrics for r in run.results]
+    return RunSummary(
+        passed=counts["pass"],
+        failed=counts["fail"],
+        errors=counts["error"],
+        duration_s=run.duration_s,
+        first_delta_ms=summarise(
+            [m.first_delta_ms for m in metrics if m.first_delta_ms is not None]
+        ),
+        total_ms=summarise([m.total_ms for m in metrics]),
+        max_gap_ms=summarise([m.max_gap_ms for m in metrics if m.max_gap_ms is not None]),
+    )

@@ -1,0 +1,120 @@
+"""The terminal report: promptfoo's table (vars, then one column per prompt and target) with each
+cell's stream figures, and a summary line."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from wsllm.evals.results import TestResult
+from wsllm.evals.runner import EvalRun
+from wsllm.report.summary import RunSummary, summarise_run
+
+_STYLE = {"pass": "green", "fail": "red", "error": "bold red"}
+
+
+def cell(result: TestResult, width: int = 250) -> Text:
+    """One result: its verdict, its output (or error or reason), and its stream figures."""
+    text = Text()
+    text.append(f"[{result.status.upper()}] ", style=_STYLE[result.status])
+    if result.status == "error":
+        text.append(_clip(result.response.error or "", width))
+    else:
+        if result.status == "fail" and result.grading is not None:
+            text.append(_clip(result.grading.reason, width // 2) + "\n---\n", style="red")
+        output = result.response.output
+        shown = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
+        text.append(_clip(shown, width))
+    text.append("\n" + stream_figures(result), style="dim")
+    return text
+
+
+def stream_figures(result: TestResult) -> str:
+    """`ttft 12ms · total 40ms · 67 frames · gap 3ms`."""
+    m = result.response.metrics
+    parts = []
+    if m.first_delta_ms is not None:
+        parts.append(f"ttft {m.first_delta_ms:.0f}ms")
+    parts.append(f"total {m.total_ms:.0f}ms")
+    parts.append(f"{m.frames} frames")
+    if m.max_gap_ms is not None:
+        parts.append(f"gap {m.max_gap_ms:.0f}ms")
+    return " · ".join(parts)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def results_table(run: EvalRun, max_rows: int) -> tuple[Table, int]:
+    """The table of the first `max_rows` tests, and how many tests it leaves out."""
+    rows: dict[tuple[int, int], dict[tuple[int, int], TestResult]] = defaultdict(dict)
+    for result in run.results:
+        rows[(result.test.index, result.repeat_index)][
+            (result.prompt_index, result.target_index)
+        ] = result
+    var_names = list(dict.fromkeys(k for r in run.results for k in r.test.vars))
+    columns = [
+        (p, t) for p in range(len(run.config.prompts)) for t in range(len(run.config.targets))
+    ]
+    table = Table(show_lines=True, expand=False)
+    for name in var_names:
+        table.add_column(Text(name), overflow="fold", max_width=40)
+    for p, t in columns:
+        header = f"[{run.config.targets[t].label}] {_clip(run.config.prompts[p].label, 40)}"
+        table.add_column(Text(header), overflow="fold", ratio=2)
+    for key in sorted(rows)[:max_rows]:
+        found = rows[key]
+        vars_ = next(iter(found.values())).test.vars
+        values = [Text(_clip(_plain(vars_.get(name)), 120)) for name in var_names]
+        table.add_row(*values, *(cell(found[c]) if c in found else Text("") for c in columns))
+    return table, max(0, len(rows) - max_rows)
+
+
+def _plain(value: object) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def summary_lines(summary: RunSummary, run: EvalRun) -> list[Text]:
+    """`Results: ✓ 4 passed, 1 failed, 0 errors (80.00%)` and the timing line."""
+    head = Text("Results: ")
+    head.append(f"✓ {summary.passed} passed", style="green")
+    head.append(", ")
+    head.append(f"{summary.failed} failed", style="red" if summary.failed else "")
+    head.append(", ")
+    head.append(f"{summary.errors} errors", style="bold red" if summary.errors else "")
+    head.append(f" ({summary.pass_rate:.2f}%)")
+    timing = f"Duration: {summary.duration_s:.2f}s · {summary.tests_per_s:.1f} tests/s"
+    ttft = summary.first_delta_ms
+    if ttft["p50"] is not None:
+        timing += f" · time to first delta p50 {ttft['p50']:.0f}ms p95 {ttft['p95']:.0f}ms"
+    gap = summary.max_gap_ms
+    if gap["p95"] is not None:
+        timing += f" · largest gap p95 {gap['p95']:.0f}ms"
+    lines = [head, Text(timing, style="dim")]
+    if run.interrupted:
+        lines.append(
+            Text(f"Stopped early: {summary.total} of {run.planned} finished", style="yellow")
+        )
+    return lines
+
+
+def print_report(run: EvalRun, console: Console, show_table: bool, max_rows: int) -> RunSummary:
+    """Print the table (unless asked not to) and the summary; return the summary."""
+    summary = summarise_run(run)
+    if show_table and run.results:
+        table, hidden = results_table(run, max_rows)
+        console.print(table)
+        if hidden:
+            console.print(
+                Text(f"... {hidden} more tests not shown (-o report.html shows all)", style="dim")
+            )
+    for line in summary_lines(summary, run):
+        console.print(line)
+    return summary
