@@ -97,3 +97,12 @@ async def ask(ws: aiohttp.ClientWebSocketResponse, payload: str | Frame) -> list
     """Send one request frame and collect its frames."""
     await ws.send_str(payload if isinstance(payload, str) else orjson.dumps(payload).decode())
     return await until_end(ws)
+
+
+@pytest.fixture
+async def ws_targets() -> AsyncIterator[str]:
+    """The misbehaving WebSocket targets; yields their ws:// base URL."""
+    from tests.fakes.ws_targets import app
+
+    async with running(app()) as url:
+        yield url.replace("http://", "ws://")

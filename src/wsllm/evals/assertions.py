@@ -108,12 +108,12 @@ def _rendered(value: Any, variables: dict[str, Any]) -> Any:
     return value
 
 
-def _verdict(condition: bool, assertion: Assertion, failure: str) -> GradingResult:
-    # `failure` may hold the output itself, so the "not " goes in by replace, never by format().
+def _verdict(condition: bool, assertion: Assertion, failure: Callable[[str], str]) -> GradingResult:
+    """pass = condition, inverted by `not-`; `failure` words the reason given "" or "not "."""
     passed = condition != assertion.inverse
     if passed:
         return GradingResult(True, 1.0, "Assertion passed")
-    return GradingResult(False, 0.0, failure.replace("{not_}", "not " if assertion.inverse else ""))
+    return GradingResult(False, 0.0, failure("not " if assertion.inverse else ""))
 
 
 def _equals(a: Assertion, value: Any, c: Checked) -> GradingResult:
@@ -125,16 +125,16 @@ def _equals(a: Assertion, value: Any, c: Checked) -> GradingResult:
         shown = json.dumps(value)
     else:
         same, shown = str(value) == c.text, str(value)
-    return _verdict(same, a, f'Expected output "{c.text}" to {{not_}}equal "{shown}"')
+    return _verdict(same, a, lambda n: f'Expected output "{c.text}" to {n}equal "{shown}"')
 
 
 def _contains(a: Assertion, value: Any, c: Checked) -> GradingResult:
-    return _verdict(str(value) in c.text, a, f'Expected output to {{not_}}contain "{value}"')
+    return _verdict(str(value) in c.text, a, lambda n: f'Expected output to {n}contain "{value}"')
 
 
 def _icontains(a: Assertion, value: Any, c: Checked) -> GradingResult:
     found = str(value).lower() in c.text.lower()
-    return _verdict(found, a, f'Expected output to {{not_}}contain "{value}"')
+    return _verdict(found, a, lambda n: f'Expected output to {n}contain "{value}"')
 
 
 def _split_quoted(value: Any) -> list[str]:
@@ -157,7 +157,9 @@ def _any_of(fold: bool, quoted: bool) -> Handler:
         items = _split_quoted(value) if quoted else _split_plain(value)
         text = c.text.lower() if fold else c.text
         found = any((v.lower() if fold else v) in text for v in items)
-        return _verdict(found, a, f'Expected output to {{not_}}contain one of "{", ".join(items)}"')
+        return _verdict(
+            found, a, lambda n: f'Expected output to {n}contain one of "{", ".join(items)}"'
+        )
 
     return handler
 
@@ -167,10 +169,13 @@ def _all_of(fold: bool) -> Handler:
         items = _split_plain(value)
         text = c.text.lower() if fold else c.text
         missing = [v for v in items if (v.lower() if fold else v) not in text]
-        failure = (
-            f"Expected output to {{not_}}contain all of [{', '.join(items)}]. "
-            f"Missing: [{', '.join(missing)}]"
-        )
+
+        def failure(n: str) -> str:
+            return (
+                f"Expected output to {n}contain all of [{', '.join(items)}]. "
+                f"Missing: [{', '.join(missing)}]"
+            )
+
         return _verdict(not missing, a, failure)
 
     return handler
@@ -182,13 +187,13 @@ def _regex(a: Assertion, value: Any, c: Checked) -> GradingResult:
     except re.error as exc:
         return GradingResult(False, 0.0, f"Invalid regex pattern: {exc}")
     return _verdict(
-        bool(pattern.search(c.text)), a, f'Expected output to {{not_}}match regex "{value}"'
+        bool(pattern.search(c.text)), a, lambda n: f'Expected output to {n}match regex "{value}"'
     )
 
 
 def _starts_with(a: Assertion, value: Any, c: Checked) -> GradingResult:
     return _verdict(
-        c.text.startswith(str(value)), a, f'Expected output to {{not_}}start with "{value}"'
+        c.text.startswith(str(value)), a, lambda n: f'Expected output to {n}start with "{value}"'
     )
 
 
@@ -210,20 +215,20 @@ def _is_json(a: Assertion, value: Any, c: Checked) -> GradingResult:
     try:
         parsed = json.loads(c.text)
     except json.JSONDecodeError:
-        return _verdict(False, a, "Expected output to {not_}be valid JSON")
+        return _verdict(False, a, lambda n: f"Expected output to {n}be valid JSON")
     if value and not a.inverse:
         errors = _schema_errors(_schema(value), parsed)
         if errors:
             return GradingResult(
                 False, 0.0, f"JSON does not conform to the provided schema. Errors: {errors}"
             )
-    return _verdict(True, a, "Expected output to {not_}be valid JSON")
+    return _verdict(True, a, lambda n: f"Expected output to {n}be valid JSON")
 
 
 def _contains_json(a: Assertion, value: Any, c: Checked) -> GradingResult:
     found = textmetrics.json_values_in(c.text)
     if a.inverse or not value:
-        return _verdict(bool(found), a, "Expected output to {not_}contain valid JSON")
+        return _verdict(bool(found), a, lambda n: f"Expected output to {n}contain valid JSON")
     schema, reason = _schema(value), "Expected output to contain valid JSON"
     for candidate in found:
         errors = _schema_errors(schema, candidate)

@@ -8,6 +8,7 @@ the final frame fails the call at once (promptfoo waits forever).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -51,15 +52,21 @@ class Fold:
             assert js is not None
             self._call_id = js.begin_stream(context)
         self._context = context
+        self._frames = 0
 
     def step(self, data: str) -> dict[str, Any] | None:
         """Feed one frame; the response once complete, else None."""
         if self._stream is None:
             return process_result(self._transform_first(data))
+        self._frames += 1
         try:
             return self._stream_step(self._stream, data)
         except Exception as exc:  # JsError, or anything a Python function raised
-            raise CallFailed(f"Error executing streamResponse function: {exc}") from exc
+            shown = data if len(data) <= 120 else data[:117] + "..."
+            raise CallFailed(
+                f"Error executing streamResponse function: {exc} (on frame {self._frames}: "
+                f"{json.dumps(shown, ensure_ascii=False)})"
+            ) from exc
 
     def _stream_step(self, stream: Function, data: str) -> dict[str, Any] | None:
         if stream.kind == "js":

@@ -40,9 +40,8 @@ def strip(result: TestResult, width: int = 220, height: int = 18) -> str:
         ticks.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="3" y2="{height - 3}" stroke="#888"/>')
     if first is not None:
         x = 2 + (width - 4) * min(first / total, 1.0)
-        ticks.append(
-            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="0" y2="{height}" stroke="#2563eb" stroke-width="2"/>'
-        )
+        marker = 'stroke="#2563eb" stroke-width="2"'
+        ticks.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="0" y2="{height}" {marker}/>')
     return (
         f'<svg class="strip" width="{width}" height="{height}" role="img" '
         f'aria-label="frame arrivals"><rect width="{width}" height="{height}" fill="#f4f5f7"/>'

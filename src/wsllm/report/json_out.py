@@ -32,7 +32,7 @@ def result_row(run_id: str, index: int, result: TestResult) -> dict[str, Any]:
         "prompt": {"raw": result.rendered_prompt, "label": result.prompt.label},
         "vars": result.test.vars,
         "response": _response(result, metrics),
-        "error": response.error,
+        "error": _error(result),
         "failureReason": FAILURE_REASONS[result.status],
         "success": result.status == "pass",
         "score": result.score,
@@ -43,6 +43,13 @@ def result_row(run_id: str, index: int, result: TestResult) -> dict[str, Any]:
         "metadata": result.test.metadata,
         "streamMetrics": metrics,
     }
+
+
+def _error(result: TestResult) -> str | None:
+    # As promptfoo: a failed test's `error` carries the failing assertion's reason.
+    if result.status == "fail" and result.grading is not None:
+        return result.grading.reason
+    return result.response.error
 
 
 def _response(result: TestResult, metrics: dict[str, Any]) -> dict[str, Any]:
