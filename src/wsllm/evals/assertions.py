@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import jsonschema
 import yaml
 
 from wsllm.evals import textmetrics
@@ -202,6 +201,8 @@ def _schema(value: Any) -> Any:
 
 
 def _schema_errors(schema: Any, instance: Any) -> str | None:
+    import jsonschema  # only suites that check schemas pay for importing it
+
     validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)(
         schema
     )

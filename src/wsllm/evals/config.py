@@ -14,6 +14,7 @@ import yaml
 
 from wsllm.errors import ConfigError
 from wsllm.evals import suites
+from wsllm.evals.config_yaml import SAFE_LOADER
 from wsllm.evals.functions import STREAM_PARAMS, TRANSFORM_PARAMS, FunctionCompiler
 from wsllm.evals.model import EvalConfig, Options, Target
 from wsllm.evals.templates import compile_template
@@ -60,7 +61,7 @@ def read_yaml(path: Path, label: str) -> Any:
     except OSError as exc:
         raise ConfigError(f"{label}: cannot read: {exc.strerror}") from exc
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=SAFE_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         place = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from wsllm.errors import ConfigError
+from wsllm.evals.config_yaml import SAFE_LOADER
 from wsllm.evals.functions import FunctionCompiler
 from wsllm.evals.model import Assertion, Prompt, TestCase
 from wsllm.evals.templates import compile_template
@@ -170,7 +171,7 @@ def _json_line(line: str, where: Where) -> dict[str, Any]:
 def _load_data(path: Path, where: Where) -> Any:
     text = _read_text(path, where)
     try:
-        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        return json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=SAFE_LOADER)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise Where(path.name).error(f"cannot parse: {exc}") from exc
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
 from wsllm import __version__
@@ -113,19 +113,22 @@ def document(run: EvalRun) -> dict[str, Any]:
 
 def write_json(run: EvalRun, path: Path) -> None:
     """promptfoo's results JSON."""
-    path.write_text(json.dumps(document(run), ensure_ascii=False, indent=2, default=str))
+    path.write_bytes(orjson.dumps(document(run), option=_OPTIONS, default=str))
+
+
+_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
 
 
 def write_jsonl(run: EvalRun, path: Path) -> None:
     """One result per line."""
-    lines = (
-        json.dumps(result_row(run.id, i, r), ensure_ascii=False, default=str)
-        for i, r in enumerate(run.results)
+    rows = (result_row(run.id, i, r) for i, r in enumerate(run.results))
+    option = orjson.OPT_NON_STR_KEYS
+    path.write_bytes(
+        b"".join(orjson.dumps(row, option=option, default=str) + b"\n" for row in rows)
     )
-    path.write_text("".join(line + "\n" for line in lines))
 
 
 def write_yaml(run: EvalRun, path: Path) -> None:
     """The JSON document as YAML."""
-    data = json.loads(json.dumps(document(run), default=str))
+    data = orjson.loads(orjson.dumps(document(run), option=orjson.OPT_NON_STR_KEYS, default=str))
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
