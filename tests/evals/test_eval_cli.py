@@ -148,3 +148,32 @@ async def test_an_unknown_output_format_is_refused_up_front(
     )
     assert code == 1
     assert "r.docx: unknown format" in err
+
+
+async def test_a_progress_bar_on_a_terminal(ws_targets: str, tmp_path: Path) -> None:
+    import os
+    import pty
+
+    tests = "".join(f"  - vars: {{question: q{i}}}\n" for i in range(8))
+    config = write_config(tmp_path, target_config(f"{ws_targets}/slow").split("tests:")[0] + "tests:\n" + tests)
+    leader, follower = pty.openpty()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "wsllm", "eval", "-c", str(config), "-j", "2", "--no-table",
+        cwd=tmp_path, env=clean_env(COLUMNS="100"), stdout=asyncio.subprocess.PIPE, stderr=follower,
+    )  # fmt: skip
+    os.close(follower)
+    await asyncio.wait_for(process.wait(), 30)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    screen = seen.decode(errors="replace")
+    assert "eval" in screen
+    assert "/8" in screen
+    assert "pass" in screen
