@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     from wsllm.evals.command import add_eval_parser
 
     add_eval_parser(commands)
+    from wsllm.bench.command import add_bench_parser
+
+    add_bench_parser(commands)
     return parser
 
 
@@ -102,6 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from wsllm.evals.command import run_eval
 
             return run_eval(args)
+        if args.command == "bench":
+            from wsllm.bench.command import run_bench
+
+            return run_bench(args)
     except WsllmError as exc:
         print(f"wsllm: error: {exc}", file=sys.stderr)
         return 1

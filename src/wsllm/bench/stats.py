@@ -7,19 +7,23 @@ from collections.abc import Sequence
 
 
 def percentile(samples: Sequence[float], fraction: float) -> float | None:
-    """The nearest-rank percentile of `samples` (None when there are none)."""
+    """The percentile of `samples` by linear interpolation, as numpy (and so vLLM) computes it."""
     if not samples:
         return None
     ordered = sorted(samples)
-    rank = max(1, math.ceil(fraction * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
+    position = fraction * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+KEYS = ("mean", "min", "p50", "p90", "p95", "p99", "max")
 
 
 def summarise(samples: Sequence[float]) -> dict[str, float | None]:
     """Mean, min, max and p50/p90/p95/p99 of `samples`, in their unit, rounded to 0.01."""
     if not samples:
-        keys = ("mean", "min", "p50", "p90", "p95", "p99", "max")
-        return dict.fromkeys(keys)
+        return dict.fromkeys(KEYS)
     figures = {
         "mean": sum(samples) / len(samples),
         "min": min(samples),

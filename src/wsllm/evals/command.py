@@ -25,6 +25,7 @@ from wsllm.evals.config import find_config, load_config
 from wsllm.evals.model import EvalConfig
 from wsllm.evals.results import TestResult
 from wsllm.evals.runner import Job, RunOptions, monotonic, plan, run_jobs, start_run
+from wsllm.loop import use_uvloop
 from wsllm.report import check_output_path, write_output
 from wsllm.report.table import print_report
 
@@ -110,7 +111,7 @@ def _options(args: argparse.Namespace, config: EvalConfig) -> RunOptions:
 def _execute(
     config: EvalConfig, jobs: list[Job], options: RunOptions, progress: bool
 ) -> tuple[list[TestResult], bool]:
-    _use_uvloop()
+    use_uvloop()
     show = progress and sys.stderr.isatty()
 
     async def main() -> tuple[list[TestResult], bool]:
@@ -161,11 +162,3 @@ class _Counter:
             self._bar.update(
                 self._task, advance=1, passed=c["pass"], failed=c["fail"], errors=c["error"]
             )
-
-
-def _use_uvloop() -> None:
-    try:
-        import uvloop
-    except ImportError:
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from wsllm.backends import create_backend
 from wsllm.errors import ConfigError
+from wsllm.loop import use_uvloop
 from wsllm.server.app import create_app
 from wsllm.settings import Settings
 
@@ -25,7 +26,7 @@ log = logging.getLogger("wsllm.server")
 
 def serve(settings: Settings) -> None:
     """Serve until SIGINT or SIGTERM."""
-    _use_uvloop()
+    use_uvloop()
     asyncio.run(_serve(settings))
 
 
@@ -43,14 +44,6 @@ def serve_with_reload(argv: Sequence[str], watch: Sequence[Path]) -> None:
 def _log_changes(changes: set[tuple[Change, str]]) -> None:
     paths = sorted({path for _, path in changes})
     log.info("restarting: %s changed", ", ".join(paths[:3]) + (" ..." if len(paths) > 3 else ""))
-
-
-def _use_uvloop() -> None:
-    try:
-        import uvloop
-    except ImportError:  # uvloop is optional off Linux and macOS
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 async def _serve(settings: Settings) -> None:

@@ -1,0 +1,75 @@
+"""A load run's figures, defined as vLLM's benchmark_serving defines them, over deltas.
+
+- TTFT: request frame sent to first delta.
+- ITL: every gap between consecutive deltas of a request, pooled over all requests.
+- TPOT: per request, (end to end - TTFT) / (deltas - 1), for requests of two deltas or more.
+- E2E: request frame sent to the frame that ends the request.
+- Throughput: completed requests, deltas and characters over the run's wall time; per request,
+  deltas/s and chars/s over its time after the first delta.
+
+Where ours differs: we count deltas (frames) and characters, not tokens, since a WebSocket server
+may pack several tokens in a frame; and a failed request adds to the errors, not to latencies.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from wsllm.bench.engine import LoadRun, RequestRecord
+from wsllm.bench.stats import summarise
+
+LATENCIES = ("ttft_ms", "itl_ms", "tpot_ms", "e2e_ms")
+
+
+def _per_request_rate(record: RequestRecord, amount: float) -> float | None:
+    if record.e2e_ms is None or record.ttft_ms is None:
+        return None
+    streaming_s = (record.e2e_ms - record.ttft_ms) / 1000
+    return amount / streaming_s if streaming_s > 0 else None
+
+
+def figures(run: LoadRun) -> dict[str, Any]:
+    """Counts, throughput and latency distributions of one run."""
+    done = [r for r in run.records if r.error is None]
+    wall = run.wall_s or 1e-9
+    deltas = sum(r.deltas for r in done)
+    chars = sum(r.chars for r in done)
+    tpot = [
+        (r.e2e_ms - r.ttft_ms) / (r.deltas - 1)
+        for r in done
+        if r.e2e_ms is not None and r.ttft_ms is not None and r.deltas > 1
+    ]
+    delta_rates = [x for r in done if (x := _per_request_rate(r, max(r.deltas - 1, 0))) is not None]
+    char_rates = [x for r in done if (x := _per_request_rate(r, r.chars)) is not None]
+    return {
+        "url": run.url,
+        "completed": len(done),
+        "errors": len(run.records) - len(done),
+        "errors_by_kind": dict(Counter(r.error for r in run.records if r.error)),
+        "cut_at_end": run.cut_at_end,
+        "wall_s": round(run.wall_s, 3),
+        "req_per_s": round(len(done) / wall, 2),
+        "deltas_per_s": round(deltas / wall, 1),
+        "chars_per_s": round(chars / wall, 1),
+        "deltas": deltas,
+        "chars": chars,
+        "ttft_ms": summarise([r.ttft_ms for r in done if r.ttft_ms is not None]),
+        "itl_ms": summarise([g for r in done for g in r.gaps_ms]),
+        "tpot_ms": summarise(tpot),
+        "e2e_ms": summarise([r.e2e_ms for r in done if r.e2e_ms is not None]),
+        "request_deltas_per_s": summarise(delta_rates),
+        "request_chars_per_s": summarise(char_rates),
+        "connect_ms": summarise([r.connect_ms for r in run.records if r.connect_ms is not None]),
+    }
+
+
+def error_examples(run: LoadRun, limit: int = 3) -> dict[str, list[str]]:
+    """A few distinct messages per error kind, for the report."""
+    examples: dict[str, list[str]] = {}
+    for record in run.records:
+        if record.error:
+            seen = examples.setdefault(record.error, [])
+            if record.error_detail not in seen and len(seen) < limit:
+                seen.append(record.error_detail)
+    return examples
