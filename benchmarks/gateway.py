@@ -24,7 +24,8 @@ from contextlib import contextmanager
 
 import orjson
 
-from wsllm.bench.load import closed_loop
+from wsllm.bench.api import closed_loop
+from wsllm.loop import use_uvloop
 
 FIGURES = ("req_per_s", "deltas_per_s", "ttft_ms_p50", "ttft_ms_p99", "e2e_ms_p50", "e2e_ms_p99")
 
@@ -57,7 +58,8 @@ def measure(url: str, conns: int, reqs: int, loadgen: str | None) -> dict[str, o
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         summary: dict[str, object] = orjson.loads(output.strip().splitlines()[-1])
         return summary
-    return asyncio.run(closed_loop(url, conns, reqs)).summary()
+    use_uvloop()
+    return asyncio.run(closed_loop(url, conns, reqs))
 
 
 def median_table(runs: dict[str, list[dict[str, object]]]) -> dict[str, dict[str, float]]:

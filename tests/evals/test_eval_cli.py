@@ -155,7 +155,9 @@ async def test_a_progress_bar_on_a_terminal(ws_targets: str, tmp_path: Path) -> 
     import pty
 
     tests = "".join(f"  - vars: {{question: q{i}}}\n" for i in range(8))
-    config = write_config(tmp_path, target_config(f"{ws_targets}/slow").split("tests:")[0] + "tests:\n" + tests)
+    config = write_config(
+        tmp_path, target_config(f"{ws_targets}/slow").split("tests:")[0] + "tests:\n" + tests
+    )
     leader, follower = pty.openpty()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "wsllm", "eval", "-c", str(config), "-j", "2", "--no-table",

@@ -194,12 +194,12 @@ async def _request(
         await _await_end(state, connection, workload.timeout_s)
     except HandshakeError as exc:
         state.fail("handshake", str(exc))
-    except (ConnectionRefusedError, OSError) as exc:
-        state.fail("connect", f"{type(exc).__name__}: {exc}")
     except ConnectionClosed as exc:
         state.fail("closed", str(exc))
-    except TimeoutError:
+    except TimeoutError:  # before OSError, its base class
         state.fail("timeout", f"no final frame within {workload.timeout_s:g} s")
+    except OSError as exc:
+        state.fail("connect", f"{type(exc).__name__}: {exc}")
     except Exception as exc:  # anything else is still a failed request, counted and shown
         state.fail("client", f"{type(exc).__name__}: {exc}")
     state.fill(item)
