@@ -61,7 +61,7 @@ async def test_bench_a_target_from_an_eval_config(
         .read_text()
         .replace("localhost:3300", f"localhost:{port}")
     )
-    code, out, err = await run_wsllm("bench", "-c", str(config), "--requests", "8", "-o", str(tmp_path / "b.json"),
+    code, _, err = await run_wsllm("bench", "-c", str(config), "--requests", "8", "-o", str(tmp_path / "b.json"),
                                      cwd=tmp_path, env=clean_env())  # fmt: skip
     assert code == 0, err
     [result] = json.loads((tmp_path / "b.json").read_text())["results"].values()
