@@ -12,6 +12,7 @@ from tests.conftest import ServerFactory, ask, receive, ws_url
 from tests.fakes.openai_upstream import FakeOpenAI, reply_tokens
 
 BACKENDS = ["openai", "openai-chat"]
+USAGE = {"input_tokens": 5, "output_tokens": 7, "total_tokens": 12}
 
 
 async def serve_against(start_server: ServerFactory, fake: FakeOpenAI, backend: str) -> str:
@@ -34,7 +35,9 @@ async def test_streams_the_upstream_deltas(
         frames = await ask(ws, {"input": "Stream this please"})
     tokens = reply_tokens("Stream this please", fake_openai.tokens)
     assert [f["message"] for f in frames if f["type"] == "delta"] == tokens
-    assert frames[-2:] == [{"type": "message", "message": "".join(tokens)}, {"type": "done"}]
+    assert frames[-2] == {"type": "message", "message": "".join(tokens)}
+    assert frames[-1]["type"] == "done"
+    assert frames[-1].get("usage", USAGE) == USAGE  # the Responses API reports usage; chat may not
     sent = fake_openai.requests[-1]
     assert sent.headers["Authorization"] == "Bearer sk-test"
     assert sent.body["model"] == "test-model"
@@ -50,7 +53,7 @@ async def test_ws_makes_one_unstreamed_call(
         await receive(ws)
         frames = await ask(ws, {"input": "Hello there!"})
     text = "".join(reply_tokens("Hello there!", fake_openai.tokens))
-    assert frames == [{"type": "response", "message": text}, {"type": "done"}]
+    assert frames == [{"type": "response", "message": text}, {"type": "done", "usage": USAGE}]
     assert not fake_openai.requests[-1].body.get("stream")
 
 
@@ -120,7 +123,7 @@ async def test_upstream_failures_become_error_frames(
         assert says in error["message"]
         assert "Traceback" not in error["message"]
         fake_openai.behaviour = "ok"
-        assert (await ask(ws, {"input": "again"}))[-1] == {"type": "done"}
+        assert (await ask(ws, {"input": "again"}))[-1]["type"] == "done"
 
 
 @pytest.mark.parametrize("behaviour", ["status:401", "status:500", "stall"])
@@ -167,7 +170,7 @@ async def test_a_stalled_upstream_does_not_hold_up_other_connections(
     fake_openai.behaviour = "ok"
     async with http.ws_connect(ws_url(base, "/ws-stream")) as ws:
         await receive(ws)
-        assert (await ask(ws, {"input": "quick"}))[-1] == {"type": "done"}
+        assert (await ask(ws, {"input": "quick"}))[-1]["type"] == "done"
     await stuck.close()
 
 

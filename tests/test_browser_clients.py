@@ -13,6 +13,8 @@ from wsllm.backends.simulated import simulated_tokens
 
 pytestmark = pytest.mark.browser
 
+USAGE = {"input_tokens": 2, "output_tokens": 8, "total_tokens": 10}
+
 # The server README's clients, word for word; only the port differs, as the server runs on port 0.
 NON_STREAMING_CLIENT = """
 const ws = new WebSocket('ws://localhost:3300/ws');
@@ -97,7 +99,7 @@ async def test_the_non_streaming_client(start_server: ServerFactory, page_url: s
     assert logged == [
         {"type": "ready", "message": "Connected to /ws"},
         {"type": "response", "message": text},
-        {"type": "done"},
+        {"type": "done", "usage": USAGE},
     ]
 
 
@@ -106,8 +108,9 @@ async def test_the_streaming_client(start_server: ServerFactory, page_url: str) 
     logged, written = await run_client(base, page_url, STREAMING_CLIENT)
     text = "".join(simulated_tokens("Stream this please", 8))
     assert written == text
+    usage = {"input_tokens": 3, "output_tokens": 8, "total_tokens": 11}
     assert logged == [
         {"type": "ready", "message": "Connected to /ws-stream"},
         {"type": "message", "message": text},
-        {"type": "done"},
+        {"type": "done", "usage": usage},
     ]

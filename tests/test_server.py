@@ -65,7 +65,7 @@ async def test_stream_sends_deltas_then_the_full_message(
     assert [d["message"] for d in deltas] == expected
     assert all(d["output"] == d["message"] for d in deltas)
     assert frames[-2] == {"type": "message", "message": "".join(expected)}
-    assert frames[-1] == {"type": "done"}
+    assert frames[-1]["type"] == "done"
 
 
 async def test_ws_sends_one_response_then_done(
@@ -76,7 +76,8 @@ async def test_ws_sends_one_response_then_done(
         assert await receive(ws) == {"type": "ready", "message": "Connected to /ws"}
         frames = await ask(ws, {"input": "Hello there!"})
     text = "".join(simulated_tokens("Hello there!", 8))
-    assert frames == [{"type": "response", "message": text}, {"type": "done"}]
+    usage = {"input_tokens": 2, "output_tokens": 8, "total_tokens": 10}
+    assert frames == [{"type": "response", "message": text}, {"type": "done", "usage": usage}]
 
 
 async def test_many_requests_in_turn_on_one_connection(
@@ -90,16 +91,16 @@ async def test_many_requests_in_turn_on_one_connection(
             assert frames[-2]["message"] == "".join(simulated_tokens(f"question {n}", 8))
 
 
-async def test_requests_sent_back_to_back_are_answered_in_order(
+async def test_with_a_queue_requests_sent_back_to_back_are_answered_in_order(
     start_server: ServerFactory, http: aiohttp.ClientSession
 ) -> None:
-    base = await start_server(sim_itl_ms="1")
+    base = await start_server(sim_itl_ms="1", busy="queue")
     async with http.ws_connect(ws_url(base, "/ws-stream")) as ws:
         await receive(ws)
         for n in range(3):
             await ws.send_json({"input": f"q{n}", "id": n})
         answers = [await until_end(ws) for _ in range(3)]
-    assert [a[-1] for a in answers] == [{"type": "done", "id": n} for n in range(3)]
+    assert [(a[-1]["type"], a[-1]["id"]) for a in answers] == [("done", n) for n in range(3)]
     assert all(f["id"] == n for n, a in enumerate(answers) for f in a)
 
 
@@ -125,7 +126,7 @@ async def test_bad_input_gets_an_error_and_the_connection_stays_usable(
         assert frames[0]["type"] == "error"
         assert frames[0]["code"] == code
         assert "Traceback" not in frames[0]["message"]
-        assert (await ask(ws, {"input": "still there?"}))[-1] == {"type": "done"}
+        assert (await ask(ws, {"input": "still there?"}))[-1]["type"] == "done"
 
 
 async def test_binary_frames_are_refused_politely(
@@ -137,7 +138,7 @@ async def test_binary_frames_are_refused_politely(
         await ws.send_bytes(b'{"input": "hi"}')
         error = await receive(ws)
         assert (error["type"], error["code"]) == ("error", "binary_frame")
-        assert (await ask(ws, {"input": "hi"}))[-1] == {"type": "done"}
+        assert (await ask(ws, {"input": "hi"}))[-1]["type"] == "done"
 
 
 async def test_a_frame_over_the_limit_gets_an_error_and_the_connection_lives(
@@ -148,7 +149,7 @@ async def test_a_frame_over_the_limit_gets_an_error_and_the_connection_lives(
         await receive(ws)
         frames = await ask(ws, {"input": "x" * 2000})
         assert frames[0]["code"] == "frame_too_large"
-        assert (await ask(ws, {"input": "small"}))[-1] == {"type": "done"}
+        assert (await ask(ws, {"input": "small"}))[-1]["type"] == "done"
 
 
 async def test_a_frame_far_over_the_limit_closes_with_1009(
@@ -174,7 +175,7 @@ async def test_one_client_disconnecting_midstream_leaves_others_served(
     await quitter.close()
     async with http.ws_connect(ws_url(base, "/ws-stream")) as ws:
         await receive(ws)
-        assert (await ask(ws, {"input": "after"}))[-1] == {"type": "done"}
+        assert (await ask(ws, {"input": "after"}))[-1]["type"] == "done"
 
 
 async def test_concurrent_connections_each_get_their_own_answer(

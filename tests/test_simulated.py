@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wsllm.backends import CompletionRequest, create_backend
+from wsllm.backends import Completion, CompletionRequest, create_backend
 from wsllm.backends.simulated import simulated_tokens
 from wsllm.settings import load_settings
 
@@ -34,6 +34,20 @@ async def test_the_backend_streams_what_it_completes() -> None:
     assert backend.name == "simulated"
     assert "not a real model" in backend.description
     request = CompletionRequest(input="stream me", model="m")
-    streamed = [token async for token in backend.stream(request)]
-    assert "".join(streamed) == await backend.complete(request)
+    *streamed, completion = [item async for item in backend.stream(request)]
+    text, same = await backend.complete(request)
+    assert "".join(streamed) == text
     assert len(streamed) == settings.sim_tokens
+    assert isinstance(completion, Completion)
+    assert (
+        completion.usage
+        == same.usage
+        == {"input_tokens": 2, "output_tokens": 48, "total_tokens": 50}
+    )
+
+
+def test_later_turns_say_so() -> None:
+    first = "".join(simulated_tokens("hi", 8))
+    third = "".join(simulated_tokens("hi", 8, turn=3))
+    assert '"hi":' in first
+    assert '"hi" (turn 3):' in third

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from wsllm import __version__
+from wsllm import __version__, logs
 from wsllm.errors import WsllmError
 from wsllm.settings import BACKENDS, load_settings
 
@@ -52,6 +51,10 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--sim-itl-ms", help="simulated model: ms between tokens")
     serve.add_argument("--sim-tokens", help="simulated model: tokens per reply")
     serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    serve.add_argument("--log-format", choices=("text", "json"), help="json: one object a line")
+    serve.add_argument("--workers", help="processes sharing the port (WSLLM_WORKERS, default 1)")
+    serve.add_argument("--instructions", help="system prompt for every request")
+    serve.add_argument("--api-keys", help="comma-separated keys clients must present")
     serve.add_argument("--env-file", type=Path, default=Path(".env"), help="default: ./.env")
     serve.add_argument("--reload", action="store_true", help="restart when the code changes")
     serve.add_argument(
@@ -61,7 +64,8 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 _SERVE_SETTINGS = (
     "host", "port", "backend", "model", "openai_base_url", "max_frame_bytes", "upstream_timeout",
-    "sim_ttft_ms", "sim_itl_ms", "sim_tokens", "log_level",
+    "sim_ttft_ms", "sim_itl_ms", "sim_tokens", "log_level", "log_format", "workers",
+    "instructions", "api_keys",
 )  # fmt: skip
 
 
@@ -69,7 +73,7 @@ def run_serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """`wsllm serve`: check the settings, then serve (or supervise a reloading child)."""
     overrides = {name: getattr(args, name) for name in _SERVE_SETTINGS}
     settings = load_settings(overrides, env_file=args.env_file)
-    _configure_logging(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     from wsllm.server import run
 
     if args.reload:
@@ -80,14 +84,6 @@ def run_serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
     else:
         run.serve(settings)
     return 0
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,8 +1,11 @@
 """The seed's WebSocket protocol as pure functions: client frames in, server frames out (no I/O).
 
 Client to server: one JSON text frame per request, `{"input": "..."}`, optionally with an `id`
-that every frame of that request echoes back. Server to client: JSON text frames whose `type` is
-`ready`, `delta`, `message`, `response`, `done` or `error`.
+that every frame of that request echoes back and `"continue": true` to carry on the connection's
+conversation. Control frames, all optional: `{"type": "cancel"}`, `{"type": "ping"}`,
+`{"type": "reset"}` (forget the conversation) and `{"type": "auth", "token": "..."}`.
+Server to client: JSON text frames whose `type` is `ready`, `delta`, `message`, `response`,
+`done`, `pong` or `error`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from wsllm.protocol_codes import ErrorCode
 RequestId = str | int | None
 
 _REQUEST_TYPES = frozenset({None, "request"})
+CONTROL_TYPES = frozenset({"cancel", "ping", "reset", "auth"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +30,28 @@ class Request:
 
     input: str
     id: RequestId = None
+    continue_conversation: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """A control frame: cancel, ping, reset or auth."""
+
+    type: str
+    id: RequestId = None
+    token: str | None = None
 
 
 def parse_request(raw: str | bytes, max_bytes: int) -> Request:
-    """Validate one client text frame; raise ProtocolError with a stable code when it is wrong."""
+    """Validate one request frame; raise ProtocolError with a stable code when it is wrong."""
+    message = parse_message(raw, max_bytes)
+    if isinstance(message, Control):
+        raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"Expected a request, got {message.type!r}")
+    return message
+
+
+def parse_message(raw: str | bytes, max_bytes: int) -> Request | Control:
+    """Validate one client text frame: a request or a control frame."""
     if len(raw) > max_bytes:
         raise ProtocolError(
             ErrorCode.FRAME_TOO_LARGE, f"Frame of {len(raw)} bytes is over the limit of {max_bytes}"
@@ -37,6 +59,9 @@ def parse_request(raw: str | bytes, max_bytes: int) -> Request:
     payload = _load_object(raw)
     request_id = _request_id(payload)
     kind = payload.get("type")
+    if kind in CONTROL_TYPES:
+        token = payload.get("token")
+        return Control(kind, request_id, token if isinstance(token, str) else None)
     if kind not in _REQUEST_TYPES:
         raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"Unknown message type {kind!r}")
     text = payload.get("input")
@@ -44,7 +69,10 @@ def parse_request(raw: str | bytes, max_bytes: int) -> Request:
         raise ProtocolError(
             ErrorCode.MISSING_INPUT, 'Missing "input" (non-empty string) in payload'
         )
-    return Request(input=text, id=request_id)
+    carry_on = payload.get("continue")
+    if carry_on is not None and not isinstance(carry_on, bool):
+        raise ProtocolError(ErrorCode.INVALID_REQUEST, '"continue" must be true or false')
+    return Request(input=text, id=request_id, continue_conversation=carry_on)
 
 
 def _load_object(raw: str | bytes) -> dict[str, Any]:
@@ -94,9 +122,19 @@ def response_frame(text: str, request_id: RequestId = None) -> bytes:
 _DONE = orjson.dumps({"type": "done"})
 
 
-def done_frame(request_id: RequestId = None) -> bytes:
-    """The frame that closes a request."""
-    return _DONE if request_id is None else _frame({"type": "done"}, request_id)
+def done_frame(request_id: RequestId = None, usage: dict[str, int] | None = None) -> bytes:
+    """The frame that closes a request, with the token usage when the backend reported it."""
+    if request_id is None and usage is None:
+        return _DONE
+    fields: dict[str, Any] = {"type": "done"}
+    if usage is not None:
+        fields["usage"] = usage
+    return _frame(fields, request_id)
+
+
+def pong_frame(request_id: RequestId = None) -> bytes:
+    """The answer to an application-level ping."""
+    return _frame({"type": "pong"}, request_id)
 
 
 def error_frame(code: ErrorCode, message: str, request_id: RequestId = None) -> bytes:

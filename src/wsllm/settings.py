@@ -54,6 +54,48 @@ class Settings:
     )
     sim_tokens: int = _setting(48, "WSLLM_SIM_TOKENS", "simulated model: tokens per reply")
     log_level: str = _setting("info", "WSLLM_LOG_LEVEL", "debug, info, warning or error")
+    log_format: str = _setting("text", "WSLLM_LOG_FORMAT", "text, or json: one object a line")
+    instructions: str | None = _setting(
+        None, "WSLLM_INSTRUCTIONS", "system prompt for every request"
+    )
+    conversation: str = _setting(
+        "independent",
+        "WSLLM_CONVERSATION",
+        "independent, or continue: requests carry on by default",
+    )
+    busy: str = _setting("reject", "WSLLM_BUSY", "a request while one runs: reject (busy) or queue")
+    ping_interval: float = _setting(20.0, "WSLLM_PING_INTERVAL", "seconds between protocol pings")
+    idle_timeout: float = _setting(
+        300.0, "WSLLM_IDLE_TIMEOUT", "close after this many idle seconds"
+    )
+    max_connections: int = _setting(10000, "WSLLM_MAX_CONNECTIONS", "open connections in all")
+    max_connections_per_client: int = _setting(
+        256, "WSLLM_MAX_CONNECTIONS_PER_CLIENT", "open connections per client address"
+    )
+    rate_limit: float = _setting(0.0, "WSLLM_RATE_LIMIT", "requests a minute per client (0: off)")
+    send_buffer_bytes: int = _setting(
+        1_048_576, "WSLLM_SEND_BUFFER_BYTES", "unsent bytes a connection may hold"
+    )
+    slow_consumer_timeout: float = _setting(
+        10.0, "WSLLM_SLOW_CONSUMER_TIMEOUT", "seconds a full send buffer may last"
+    )
+    api_keys: str = _setting("", "WSLLM_API_KEYS", "comma-separated keys; none: no auth")
+    allowed_origins: str = _setting("", "WSLLM_ALLOWED_ORIGINS", "comma-separated browser origins")
+    auth_timeout: float = _setting(10.0, "WSLLM_AUTH_TIMEOUT", "seconds to send the auth message")
+    drain_timeout: float = _setting(30.0, "WSLLM_DRAIN_TIMEOUT", "seconds to finish on shutdown")
+    workers: int = _setting(1, "WSLLM_WORKERS", "processes serving the port")
+
+    @property
+    def key_set(self) -> frozenset[str]:
+        """The API keys clients must present (empty: auth is off)."""
+        return frozenset(k.strip() for k in self.api_keys.split(",") if k.strip())
+
+    @property
+    def origin_set(self) -> frozenset[str]:
+        """Browser origins allowed to connect (empty: any)."""
+        return frozenset(
+            o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()
+        )
 
     @property
     def effective_backend(self) -> BackendName:
@@ -136,8 +178,38 @@ def _backend(value: str) -> str:
     return value
 
 
+def _one_of(*choices: str) -> Callable[[str], str]:
+    def convert(value: str) -> str:
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return value
+
+    return convert
+
+
+def _at_least_one(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError("expected 1 or more")
+    return number
+
+
 _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "backend": _backend,
+    "log_format": _one_of("text", "json"),
+    "log_level": _one_of("debug", "info", "warning", "error"),
+    "conversation": _one_of("independent", "continue"),
+    "busy": _one_of("reject", "queue"),
+    "ping_interval": _non_negative_float,
+    "idle_timeout": _non_negative_float,
+    "max_connections": _positive_int,
+    "max_connections_per_client": _positive_int,
+    "rate_limit": _non_negative_float,
+    "send_buffer_bytes": _at_least_one,
+    "slow_consumer_timeout": _non_negative_float,
+    "auth_timeout": _non_negative_float,
+    "drain_timeout": _non_negative_float,
+    "workers": _at_least_one,
     "port": _port,
     "max_frame_bytes": _positive_int,
     "sim_tokens": _positive_int,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from wsllm.backends.base import Backend, CompletionRequest
+from wsllm.backends.base import Backend, Completion, CompletionRequest, Delta, Turn
 from wsllm.settings import Settings
 
-__all__ = ["Backend", "CompletionRequest", "create_backend"]
+__all__ = ["Backend", "Completion", "CompletionRequest", "Delta", "Turn", "create_backend"]
 
 
 def create_backend(settings: Settings) -> Backend:

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from wsllm.backends.base import CompletionRequest
+from wsllm.backends.base import Completion, CompletionRequest, Delta
 from wsllm.backends.upstream import UpstreamClient
 from wsllm.errors import UpstreamError
 from wsllm.protocol_codes import ErrorCode
@@ -51,6 +51,16 @@ def output_text(response: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def completion_of(response: Any) -> Completion:
+    """The usage and id of a Responses API response object."""
+    if not isinstance(response, dict):
+        return Completion()
+    usage = response.get("usage")
+    counts = {k: v for k, v in usage.items() if type(v) is int} if isinstance(usage, dict) else None
+    rid = response.get("id")
+    return Completion(usage=counts or None, response_id=rid if isinstance(rid, str) else None)
+
+
 class OpenAIResponsesBackend:
     """Streams `response.output_text.delta` events; `error` and `response.failed` become errors."""
 
@@ -60,15 +70,23 @@ class OpenAIResponsesBackend:
         self._client = UpstreamClient(settings)
         self.description = f"OpenAI Responses API at {self._client.base_url}"
 
-    async def stream(self, request: CompletionRequest) -> AsyncGenerator[str, None]:
+    def _body(self, request: CompletionRequest, stream: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": request.model, "input": request.input, "stream": stream}
+        if request.instructions:
+            body["instructions"] = request.instructions
+        if request.previous_response_id:
+            body["previous_response_id"] = request.previous_response_id
+        return body
+
+    async def stream(self, request: CompletionRequest) -> AsyncGenerator[Delta, None]:
         """Yield text deltas until `response.completed`; a stream that stops short is an error."""
-        body = {"model": request.model, "input": request.input, "stream": True}
-        async for event in self._client.post_sse("/responses", body):
+        async for event in self._client.post_sse("/responses", self._body(request, True)):
             payload = event_payload(event)
             kind = payload.get("type")
             if kind == "response.output_text.delta":
                 yield str(payload.get("delta", ""))
             elif kind in ("response.completed", "response.incomplete"):
+                yield completion_of(payload.get("response"))
                 return
             elif kind in ("error", "response.failed"):
                 raise UpstreamError(ErrorCode.UPSTREAM_FAILED, failure_message(payload))
@@ -76,13 +94,12 @@ class OpenAIResponsesBackend:
             ErrorCode.UPSTREAM_INTERRUPTED, "The model server closed the stream before it finished"
         )
 
-    async def complete(self, request: CompletionRequest) -> str:
+    async def complete(self, request: CompletionRequest) -> tuple[str, Completion]:
         """One non-streamed call; the joined output text."""
-        body = {"model": request.model, "input": request.input}
-        response = await self._client.post_json("/responses", body)
+        response = await self._client.post_json("/responses", self._body(request, False))
         if response.get("status") == "failed" or response.get("error"):
             raise UpstreamError(ErrorCode.UPSTREAM_FAILED, failure_message(response))
-        return output_text(response)
+        return output_text(response), completion_of(response)
 
     async def aclose(self) -> None:
         """Close pooled connections."""

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import random
 from collections.abc import AsyncGenerator
 
-from wsllm.backends.base import CompletionRequest
+from wsllm.backends.base import Completion, CompletionRequest, Delta
 from wsllm.settings import Settings
 
 _SENTENCES = (
@@ -22,15 +23,18 @@ _SENTENCES = (
 )
 
 
-def simulated_tokens(text: str, count: int) -> list[str]:
-    """The reply to `text`: it quotes the input, then sentences in an order seeded by it."""
+def simulated_tokens(text: str, count: int, turn: int = 1) -> list[str]:
+    """The reply to `text`: it quotes the input (and the turn, after the first), then sentences
+    in an order seeded by both."""
     if count <= 0:
         return []
     quoted = " ".join(text.split())
     if len(quoted) > 60:
         quoted = quoted[:57] + "..."
-    tokens = ["Simulated", " reply", " to", f' "{quoted}":']
-    rng = random.Random(int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big"))
+    where = f' "{quoted}" (turn {turn}):' if turn > 1 else f' "{quoted}":'
+    tokens = ["Simulated", " reply", " to", where]
+    seed = hashlib.sha256(f"{turn}:{text}".encode()).digest()[:8]
+    rng = random.Random(int.from_bytes(seed, "big"))
     order = list(_SENTENCES)
     while len(tokens) < count:
         rng.shuffle(order)
@@ -50,27 +54,45 @@ class SimulatedBackend:
         self._ttft = settings.sim_ttft_ms / 1000
         self._itl = settings.sim_itl_ms / 1000
         self._tokens = settings.sim_tokens
+        self._ids = itertools.count(1)
         self.description = (
             f"simulated model (not a real model: deterministic text, {self._tokens} tokens, "
             f"first token after {settings.sim_ttft_ms:g} ms, "
             f"then one every {settings.sim_itl_ms:g} ms)"
         )
 
-    async def stream(self, request: CompletionRequest) -> AsyncGenerator[str, None]:
+    def _tokens_for(self, request: CompletionRequest) -> list[str]:
+        return simulated_tokens(request.input, self._tokens, len(request.history) + 1)
+
+    def _completion(self, request: CompletionRequest, tokens: list[str]) -> Completion:
+        prompt = sum(len((t.user + " " + t.assistant).split()) for t in request.history)
+        prompt += len(request.input.split())
+        usage = {
+            "input_tokens": prompt,
+            "output_tokens": len(tokens),
+            "total_tokens": prompt + len(tokens),
+        }
+        return Completion(usage=usage, response_id=f"sim_{next(self._ids)}")
+
+    async def stream(self, request: CompletionRequest) -> AsyncGenerator[Delta, None]:
         """Yield the deterministic reply, paced like a model."""
-        for index, token in enumerate(simulated_tokens(request.input, self._tokens)):
+        tokens = self._tokens_for(request)
+        for index, token in enumerate(tokens):
             delay = self._ttft if index == 0 else self._itl
             if delay > 0:
                 await asyncio.sleep(delay)
+            elif index % 64 == 63:
+                await asyncio.sleep(0)  # at full speed, still let other connections have a turn
             yield token
+        yield self._completion(request, tokens)
 
-    async def complete(self, request: CompletionRequest) -> str:
+    async def complete(self, request: CompletionRequest) -> tuple[str, Completion]:
         """The whole reply, after the time the stream would have taken."""
-        tokens = simulated_tokens(request.input, self._tokens)
+        tokens = self._tokens_for(request)
         delay = self._ttft + self._itl * max(0, len(tokens) - 1)
         if delay > 0:
             await asyncio.sleep(delay)
-        return "".join(tokens)
+        return "".join(tokens), self._completion(request, tokens)
 
     async def aclose(self) -> None:
         """Nothing to release."""

@@ -1,36 +1,41 @@
-"""The web application: routes, CORS as the seed's server allows it, and the backend's lifetime."""
+"""The web application: routes, handshake checks, CORS as the seed's server allows it, and the
+backend's lifetime."""
 
 from __future__ import annotations
 
-import weakref
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
+from importlib import resources
 
-from aiohttp import WSCloseCode, web
+from aiohttp import web
 
 from wsllm.backends import Backend, create_backend
+from wsllm.server import auth
+from wsllm.server.context import ServerContext
 from wsllm.server.session import Mode, Session
 from wsllm.settings import Settings
 
-SETTINGS = web.AppKey("settings", Settings)
-BACKEND = web.AppKey("backend", Backend)
-SESSIONS: web.AppKey[weakref.WeakSet[Session]] = web.AppKey("sessions")
-
+CONTEXT: web.AppKey[ServerContext] = web.AppKey("context")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _PREFLIGHT_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
+log = logging.getLogger("wsllm.server")
 
 
 def create_app(settings: Settings, backend: Backend | None = None) -> web.Application:
     """The server's application; it owns the backend and closes it on cleanup."""
     app = web.Application(middlewares=[cors_preflight])
-    app[SETTINGS] = settings
-    app[BACKEND] = backend if backend is not None else create_backend(settings)
-    app[SESSIONS] = weakref.WeakSet[Session]()
+    app[CONTEXT] = ServerContext(
+        settings, backend if backend is not None else create_backend(settings)
+    )
+    app.router.add_get("/", chat_page)
     app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/ws", _socket_route(Mode.WHOLE))
     app.router.add_get("/ws-stream", _socket_route(Mode.STREAM))
     app.on_response_prepare.append(_allow_any_origin)
-    app.on_shutdown.append(_close_sockets)
+    app.on_shutdown.append(_close_sessions)
     app.on_cleanup.append(_close_backend)
     return app
 
@@ -38,6 +43,19 @@ def create_app(settings: Settings, backend: Backend | None = None) -> web.Applic
 async def health(request: web.Request) -> web.Response:
     """`GET /health`: the process is up and serving."""
     return web.Response(body=b'{"status":"ok"}', content_type="application/json")
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """`GET /metrics`: Prometheus text format."""
+    text = request.app[CONTEXT].metrics.render()
+    return web.Response(text=text, content_type="text/plain", charset="utf-8",
+                        headers={"X-Content-Type-Options": "nosniff"})  # fmt: skip
+
+
+async def chat_page(request: web.Request) -> web.Response:
+    """`GET /`: a chat page that streams from `/ws-stream`."""
+    page = resources.files("wsllm.server").joinpath("chat.html").read_text()
+    return web.Response(text=page, content_type="text/html")
 
 
 @web.middleware
@@ -57,22 +75,77 @@ async def _allow_any_origin(request: web.Request, response: web.StreamResponse) 
     response.headers.setdefault("Access-Control-Allow-Origin", "*")
 
 
+def _refuse(ctx: ServerContext, status: int, reason: str, label: str) -> web.Response:
+    ctx.metrics.rejected[label] += 1
+    return web.Response(status=status, text=reason + "\n")
+
+
 def _socket_route(mode: Mode) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
-        settings = request.app[SETTINGS]
-        ws = web.WebSocketResponse(max_msg_size=_hard_frame_cap(settings), compress=False)
+        ctx = request.app[CONTEXT]
+        settings = ctx.settings
+        ws = web.WebSocketResponse(
+            max_msg_size=_hard_frame_cap(settings),
+            compress=False,
+            heartbeat=settings.ping_interval or None,
+            protocols=_protocols(request),
+        )
         if not ws.can_prepare(request).ok:
             return web.Response(status=426, text=f"{mode.value} is a WebSocket endpoint\n")
+        if not auth.origin_ok(request.headers.get("Origin"), settings.origin_set):
+            return _refuse(ctx, 403, "this origin may not connect", "origin")
+        if ctx.draining:
+            return _refuse(ctx, 503, "the server is shutting down", "shutting_down")
+        client = request.remote or "unknown"
+        refusal = ctx.limits.refusal(client)
+        if refusal is not None:
+            return _refuse(ctx, refusal[0], refusal[1], "connection_limit")
+        identity, refused = _identify(request, settings)
+        if refused:
+            return _refuse(ctx, 401, "the API key is missing or not valid", "unauthorized")
         await ws.prepare(request)
         transport = request.transport
         if transport is None:  # the client left during the handshake
             return ws
-        session = Session(ws, transport, request.app[BACKEND], settings, mode)
-        request.app[SESSIONS].add(session)
-        await session.run()
+        await _serve_session(ctx, Session(ws, transport, ctx, mode, client, identity), client)
         return ws
 
     return handler
+
+
+async def _serve_session(ctx: ServerContext, session: Session, client: str) -> None:
+    ctx.limits.opened(client)
+    ctx.sessions.add(session)
+    ctx.metrics.connections_open += 1
+    ctx.metrics.connections_total += 1
+    try:
+        await session.run()
+    finally:
+        ctx.metrics.connections_open -= 1
+        ctx.sessions.discard(session)
+        ctx.limits.closed(client)
+
+
+def _protocols(request: web.Request) -> tuple[str, ...]:
+    """The subprotocols we accept: `wsllm`, and a `bearer.KEY` the client offered alone."""
+    offered = auth.offered_protocols(request.headers)
+    bearer = [p for p in offered if p.startswith(auth.BEARER_PREFIX)]
+    return (auth.SUBPROTOCOL, *bearer[:1])
+
+
+def _identify(request: web.Request, settings: Settings) -> tuple[str | None, bool]:
+    """(who, refused): the key's identity if one came with the handshake; refused if it is wrong."""
+    keys = settings.key_set
+    if not keys:
+        return "anonymous", False
+    token = auth.header_token(request.headers) or auth.protocol_token(
+        auth.offered_protocols(request.headers)
+    )
+    if token is None:
+        return None, False  # it may still come in the first message
+    if not auth.key_ok(token, keys):
+        return None, True
+    return "key:" + token[-6:], False
 
 
 def _hard_frame_cap(settings: Settings) -> int:
@@ -81,11 +154,22 @@ def _hard_frame_cap(settings: Settings) -> int:
     return max(settings.max_frame_bytes * 4, settings.max_frame_bytes + 65536)
 
 
-async def _close_sockets(app: web.Application) -> None:
-    sessions: weakref.WeakSet[Session] = app[SESSIONS]
-    for session in list(sessions):
-        await session.close(WSCloseCode.GOING_AWAY, b"server shutting down")
+async def drain(app: web.Application) -> None:
+    """Stop taking requests, let running ones finish up to the drain timeout, close with 1001."""
+    ctx = app[CONTEXT]
+    ctx.draining = True
+    sessions = list(ctx.sessions)
+    if sessions:
+        busy = sum(s.busy for s in sessions)
+        log.info("draining %d connections (%d with a request running)", len(sessions), busy)
+        await asyncio.gather(
+            *(s.drain(ctx.settings.drain_timeout) for s in sessions), return_exceptions=True
+        )
+
+
+async def _close_sessions(app: web.Application) -> None:
+    await drain(app)
 
 
 async def _close_backend(app: web.Application) -> None:
-    await app[BACKEND].aclose()
+    await app[CONTEXT].backend.aclose()

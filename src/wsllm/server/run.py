@@ -1,10 +1,13 @@
-"""Run the server process: event loop, listening socket, start-up log, signals, reload."""
+"""Run the server: event loop, listening socket, start-up log, drain on SIGTERM, workers, reload."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import os
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +18,7 @@ from aiohttp import web
 from wsllm.backends import create_backend
 from wsllm.errors import ConfigError
 from wsllm.loop import use_uvloop
-from wsllm.server.app import create_app
+from wsllm.server.app import create_app, drain
 from wsllm.settings import Settings
 
 if TYPE_CHECKING:
@@ -25,9 +28,87 @@ log = logging.getLogger("wsllm.server")
 
 
 def serve(settings: Settings) -> None:
-    """Serve until SIGINT or SIGTERM."""
+    """Serve until SIGINT or SIGTERM, in one process or `settings.workers` of them."""
+    sock = _listen(settings)
+    if settings.workers == 1:
+        _run_worker(settings, sock, announce=True)
+        return
+    _supervise(settings, sock)
+
+
+def _listen(settings: Settings) -> socket.socket:
+    try:
+        sock = socket.create_server((settings.host, settings.port), backlog=2048, reuse_port=False)
+    except OSError as exc:
+        where = f"{settings.host}:{settings.port}"
+        raise ConfigError(f"cannot listen on {where}: {exc.strerror or exc}") from exc
+    sock.setblocking(False)
+    return sock
+
+
+def _run_worker(settings: Settings, sock: socket.socket, announce: bool) -> None:
     use_uvloop()
-    asyncio.run(_serve(settings))
+    asyncio.run(_serve(settings, sock, announce))
+
+
+def _supervise(settings: Settings, sock: socket.socket) -> None:
+    """Fork the workers, which share the listening socket; pass signals on; wait for them."""
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_run_worker, args=(settings, sock, n == 0), daemon=False)
+               for n in range(settings.workers)]  # fmt: skip
+    for worker in workers:
+        worker.start()
+    port = sock.getsockname()[1]
+    log.info("%d worker processes share port %d", settings.workers, port)
+
+    def forward(signum: int, frame: object) -> None:
+        for worker in workers:
+            if worker.pid is not None and worker.is_alive():
+                os.kill(worker.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for worker in workers:
+        worker.join()
+
+
+async def _serve(settings: Settings, sock: socket.socket, announce: bool) -> None:
+    backend = create_backend(settings)
+    app = create_app(settings, backend)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                           shutdown_timeout=settings.drain_timeout + 5)  # fmt: skip
+    await runner.setup()
+    site = web.SockSite(runner, sock)
+    await site.start()
+    if announce:
+        _announce(settings, sock, backend.description, backend.name)
+    await _wait_for_signal()
+    log.info("shutting down: no new connections; running requests get %gs", settings.drain_timeout)
+    await site.stop()
+    await drain(app)
+    await runner.cleanup()
+    log.info("stopped")
+
+
+def _announce(settings: Settings, sock: socket.socket, description: str, name: str) -> None:
+    host, port = sock.getsockname()[:2]
+    base = f"{host}:{port}"
+    log.info("wsllm serving on http://%s (ws://%s/ws and ws://%s/ws-stream)", base, base, base)
+    log.info("backend: %s; model: %s", description, settings.model)
+    if name == "simulated":
+        log.warning(
+            "the simulated backend is not a real model: set OPENAI_API_KEY or --backend to use one"
+        )
+    if settings.key_set:
+        log.info("API keys required (%d configured)", len(settings.key_set))
+
+
+async def _wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
 
 
 def serve_with_reload(argv: Sequence[str], watch: Sequence[Path]) -> None:
@@ -44,41 +125,3 @@ def serve_with_reload(argv: Sequence[str], watch: Sequence[Path]) -> None:
 def _log_changes(changes: set[tuple[Change, str]]) -> None:
     paths = sorted({path for _, path in changes})
     log.info("restarting: %s changed", ", ".join(paths[:3]) + (" ..." if len(paths) > 3 else ""))
-
-
-async def _serve(settings: Settings) -> None:
-    backend = create_backend(settings)
-    runner = web.AppRunner(create_app(settings, backend), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, backlog=2048)
-    try:
-        await site.start()
-    except OSError as exc:
-        await runner.cleanup()
-        where = f"{settings.host}:{settings.port}"
-        raise ConfigError(f"cannot listen on {where}: {exc.strerror or exc}") from exc
-    _announce(settings, runner, backend.description, backend.name)
-    await _wait_for_signal()
-    log.info("shutting down")
-    await runner.cleanup()
-
-
-def _announce(settings: Settings, runner: web.AppRunner, description: str, name: str) -> None:
-    host, port = runner.addresses[0][:2]
-    base = f"{host}:{port}"
-    log.info(
-        "wsllm serving on http://%s (WebSocket: ws://%s/ws and ws://%s/ws-stream)", base, base, base
-    )
-    log.info("backend: %s; model: %s", description, settings.model)
-    if name == "simulated":
-        log.warning(
-            "the simulated backend is not a real model: set OPENAI_API_KEY or --backend to use one"
-        )
-
-
-async def _wait_for_signal() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()

@@ -59,6 +59,13 @@ class FrameWriter:
         if self._transport.get_write_buffer_size() > self._high_water:
             await self._wait_for_room()
 
+    def write_now(self, payload: bytes) -> None:
+        """Queue one frame without waiting for room (a last word to a slow client)."""
+        if not self._ws.closed and not self._transport.is_closing():
+            self._pending.append(text_frame_header(len(payload)))
+            self._pending.append(payload)
+            self.flush()
+
     def flush(self) -> None:
         """Write everything queued now (before a close frame, say)."""
         self._scheduled = False

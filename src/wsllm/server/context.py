@@ -1,0 +1,33 @@
+"""What every connection of one server process shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from wsllm.backends import Backend
+from wsllm.server.limits import ConnectionLimits, RateLimiter
+from wsllm.server.metrics import ServerMetrics
+from wsllm.settings import Settings
+
+if TYPE_CHECKING:
+    from wsllm.server.session import Session
+
+
+@dataclass(slots=True)
+class ServerContext:
+    """Settings, backend, counters and the live sessions of one process."""
+
+    settings: Settings
+    backend: Backend
+    metrics: ServerMetrics = field(default_factory=ServerMetrics)
+    limits: ConnectionLimits = field(init=False)
+    rate: RateLimiter = field(init=False)
+    sessions: set[Session] = field(default_factory=set)
+    draining: bool = False
+
+    def __post_init__(self) -> None:
+        self.limits = ConnectionLimits(
+            self.settings.max_connections, self.settings.max_connections_per_client
+        )
+        self.rate = RateLimiter(self.settings.rate_limit)
