@@ -34,7 +34,9 @@ async def test_the_backend_streams_what_it_completes() -> None:
     assert backend.name == "simulated"
     assert "not a real model" in backend.description
     request = CompletionRequest(input="stream me", model="m")
-    *streamed, completion = [item async for item in backend.stream(request)]
+    items = [item async for item in backend.stream(request)]
+    streamed = [item for item in items if isinstance(item, str)]
+    completion = items[-1]
     text, same = await backend.complete(request)
     assert "".join(streamed) == text
     assert len(streamed) == settings.sim_tokens
