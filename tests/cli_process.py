@@ -53,6 +53,11 @@ class ServeProcess:
         assert match is not None
         return match.group(1)
 
+    async def exited(self) -> int:
+        """Wait for the process to exit on its own (after a signal already sent)."""
+        async with asyncio.timeout(20):
+            return await self.process.wait()
+
     async def stop(self) -> int:
         """SIGTERM, then wait for the exit code."""
         if self.process.returncode is None:

@@ -25,6 +25,7 @@ def test_a_request_id_is_kept() -> None:
     ("raw", "code"),
     [
         ("not json", ErrorCode.INVALID_JSON),
+        ('{"input": "x", "id": 123456789012345678901234567890}', ErrorCode.INVALID_REQUEST),
         ("", ErrorCode.INVALID_JSON),
         ("[1, 2]", ErrorCode.INVALID_REQUEST),
         ('"just a string"', ErrorCode.INVALID_REQUEST),
@@ -36,6 +37,9 @@ def test_a_request_id_is_kept() -> None:
         ('{"input": "x", "id": [1]}', ErrorCode.INVALID_REQUEST),
         ('{"input": "x", "id": true}', ErrorCode.INVALID_REQUEST),
         ('{"input": "x", "type": "launch"}', ErrorCode.UNKNOWN_TYPE),
+        ('{"input": "x", "type": ["ping"]}', ErrorCode.UNKNOWN_TYPE),
+        ('{"input": "x", "type": {"a": 1}}', ErrorCode.UNKNOWN_TYPE),
+        ('{"input": "x", "continue": "yes"}', ErrorCode.INVALID_REQUEST),
     ],
 )
 def test_bad_frames_are_rejected_with_a_stable_code(raw: str, code: ErrorCode) -> None:

@@ -59,6 +59,8 @@ def parse_message(raw: str | bytes, max_bytes: int) -> Request | Control:
     payload = _load_object(raw)
     request_id = _request_id(payload)
     kind = payload.get("type")
+    if kind is not None and not isinstance(kind, str):
+        raise ProtocolError(ErrorCode.UNKNOWN_TYPE, '"type" must be a string')
     if kind in CONTROL_TYPES:
         token = payload.get("token")
         return Control(kind, request_id, token if isinstance(token, str) else None)
