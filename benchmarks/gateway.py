@@ -19,6 +19,7 @@ import shlex
 import statistics
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -43,6 +44,8 @@ def wsllm_server(upstream: str, extra: list[str]) -> Iterator[str]:
         for line in process.stderr:
             match = re.search(r"serving on http://([\d.]+:\d+)", line)
             if match:
+                # Keep reading the log (a request line each) so the server never blocks on it.
+                threading.Thread(target=process.stderr.read, daemon=True).start()
                 yield f"ws://{match.group(1)}/ws-stream"
                 return
         raise SystemExit("wsllm serve exited before it was serving")
