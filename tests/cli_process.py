@@ -7,16 +7,20 @@ import os
 import re
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 _SERVING = re.compile(r"serving on (http://[\d.]+:\d+)")
+
+# Runs stored by `wsllm eval` in tests go here, never into the user's own data folder.
+DATA_HOME = tempfile.mkdtemp(prefix="wsllm-tests-data-")
 
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The test's environment without settings that would leak into the server, plus `extra`."""
     dropped = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CHATBOT_MODEL", "PORT")
     env = {k: v for k, v in os.environ.items() if k not in dropped and not k.startswith("WSLLM_")}
-    return {**env, **extra}
+    return {**env, "XDG_DATA_HOME": DATA_HOME, **extra}
 
 
 class ServeProcess:

@@ -26,6 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
     from wsllm.bench.command import add_bench_parser
 
     add_bench_parser(commands)
+    from wsllm.viewer.command import add_view_parser
+
+    add_view_parser(commands)
+    from wsllm.demo import add_demo_parser
+
+    add_demo_parser(commands)
     return parser
 
 
@@ -105,6 +111,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from wsllm.bench.command import run_bench
 
             return run_bench(args)
+        if args.command == "view":
+            from wsllm.viewer.command import run_view
+
+            return run_view(args)
+        if args.command == "demo":
+            from wsllm.demo import run_demo
+
+            return run_demo(args)
     except WsllmError as exc:
         print(f"wsllm: error: {exc}", file=sys.stderr)
         return 1

@@ -55,6 +55,11 @@ async def run(config: EvalConfig, **options: object) -> list[TestResult]:
     """Run every job of `config`; return the results in plan order."""
     run_options = RunOptions(**options)  # type: ignore[arg-type]
     results, _ = await run_jobs(
-        config, plan(config, run_options), run_options, config.js, lambda r: None, asyncio.Event()
+        config,
+        plan(config, run_options),
+        run_options,
+        config.js,
+        lambda i, r: None,
+        asyncio.Event(),
     )
     return results

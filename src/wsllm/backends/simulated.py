@@ -41,7 +41,7 @@ def simulated_tokens(text: str, count: int, turn: int = 1) -> list[str]:
         tokens += [" " + word for sentence in order for word in sentence.split()]
     tokens = tokens[:count]
     if not tokens[-1].endswith((".", ":")):
-        tokens[-1] += "."
+        tokens[-1] = tokens[-1].rstrip(",;") + "."
     return tokens
 
 

@@ -24,10 +24,11 @@ from wsllm.errors import ConfigError
 from wsllm.evals.config import find_config, load_config
 from wsllm.evals.model import EvalConfig
 from wsllm.evals.results import TestResult
-from wsllm.evals.runner import Job, RunOptions, monotonic, plan, run_jobs, start_run
+from wsllm.evals.runner import EvalRun, Job, RunOptions, monotonic, plan, run_jobs, start_run
 from wsllm.loop import use_uvloop
 from wsllm.report import check_output_path, write_output
 from wsllm.report.table import print_report
+from wsllm.store import ResultStore, default_db_path
 
 EXIT_INTERRUPTED = 130
 
@@ -52,6 +53,10 @@ def add_eval_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
     parser.add_argument("--no-table", action="store_true", help="print only the summary")
     parser.add_argument("--table-rows", type=int, default=50, help="tests shown in the table")
     parser.add_argument("--max-frames", type=int, default=2000, help="frames kept per test")
+    parser.add_argument(
+        "--db", type=_path, help="results database (default: $WSLLM_DB, else the user data folder)"
+    )
+    parser.add_argument("--no-write", action="store_true", help="do not store this run")
 
 
 def _path(text: str) -> os.PathLike[str]:
@@ -80,13 +85,17 @@ def run_eval(args: argparse.Namespace) -> int:
     if not jobs:
         raise ConfigError("no tests to run: the filters matched none")
     run = start_run(config, len(jobs))
+    recorder = None if args.no_write else StoredRun(ResultStore(args.db or default_db_path()), run)
     started = monotonic()
-    run.results, run.interrupted = _execute(config, jobs, options, not args.no_progress)
+    run.results, run.interrupted = _execute(config, jobs, options, not args.no_progress, recorder)
     run.duration_s = monotonic() - started
     console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
     summary = print_report(run, console, not args.no_table, args.table_rows)
     for output in outputs:
         console.print(f"Wrote {write_output(run, output)}", style="dim")
+    if recorder is not None:
+        recorder.finish(summary.as_dict())
+        _say_how_to_view(console, recorder.store.path, run.id, args.db is not None)
     if run.interrupted:
         return EXIT_INTERRUPTED
     return failed_exit_code() if summary.failed or summary.errors else 0
@@ -109,7 +118,11 @@ def _options(args: argparse.Namespace, config: EvalConfig) -> RunOptions:
 
 
 def _execute(
-    config: EvalConfig, jobs: list[Job], options: RunOptions, progress: bool
+    config: EvalConfig,
+    jobs: list[Job],
+    options: RunOptions,
+    progress: bool,
+    recorder: StoredRun | None,
 ) -> tuple[list[TestResult], bool]:
     use_uvloop()
     show = progress and sys.stderr.isatty()
@@ -119,10 +132,55 @@ def _execute(
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, stop.set)
         loop.add_signal_handler(signal.SIGTERM, stop.set)
-        with _progress_bar(len(jobs), show) as on_result:
+        with _progress_bar(len(jobs), show) as counter:
+
+            def on_result(index: int, result: TestResult) -> None:
+                counter(result)
+                if recorder is not None:
+                    recorder.add(index, result)
+
             return await run_jobs(config, jobs, options, config.js, on_result, stop)
 
     return asyncio.run(main())
+
+
+class StoredRun:
+    """Writes a run's results to the database as they finish, a batch at a time."""
+
+    BATCH = 64
+    EVERY_S = 0.5
+
+    def __init__(self, store: ResultStore, run: EvalRun) -> None:
+        self.store = store
+        self._run = run
+        self._pending: list[tuple[int, TestResult]] = []
+        self._flushed = monotonic()
+        store.begin_run(run)
+
+    def add(self, index: int, result: TestResult) -> None:
+        """Queue one result; write the batch when it is full or old enough."""
+        self._pending.append((index, result))
+        if len(self._pending) >= self.BATCH or monotonic() - self._flushed > self.EVERY_S:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is queued."""
+        if self._pending:
+            self.store.add_results(self._run.id, self._pending)
+            self._pending = []
+        self._flushed = monotonic()
+
+    def finish(self, summary: dict[str, object]) -> None:
+        """Write the rest and close the run's record."""
+        self.flush()
+        self.store.finish_run(self._run, summary)
+        self.store.close()
+
+
+def _say_how_to_view(console: Console, path: object, run_id: str, custom_db: bool) -> None:
+    where = f" --db {path}" if custom_db else ""
+    console.print(f"Stored as {run_id} in {path}")
+    console.print(f"Browse it: wsllm view{where}  (then open the URL it prints)", style="dim")
 
 
 @contextmanager

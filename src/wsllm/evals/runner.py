@@ -106,7 +106,7 @@ async def run_jobs(
     jobs: list[Job],
     options: RunOptions,
     js: JsEngine | None,
-    on_result: Callable[[TestResult], None],
+    on_result: Callable[[int, TestResult], None],
     stop: asyncio.Event,
 ) -> tuple[list[TestResult], bool]:
     """Run `jobs`; return the finished results in plan order, and whether the run was stopped."""
@@ -123,7 +123,7 @@ async def run_jobs(
                     return
                 result = await run_job(job, caller, js, options)
                 slots[index] = result
-                on_result(result)
+                on_result(index, result)
                 if options.delay_ms > 0:
                     await asyncio.sleep(options.delay_ms / 1000)
 

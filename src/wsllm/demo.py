@@ -1,0 +1,88 @@
+"""`wsllm demo`: the whole loop on a fresh machine: serve the built-in model, evaluate the bundled
+example against `/ws-stream`, print the table, store the run, say how to browse it, stop."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from importlib import resources
+from pathlib import Path
+
+from wsllm.errors import WsllmError
+
+EXAMPLE = "promptfooconfig.yaml"
+
+
+def add_demo_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The `demo` subcommand's flags."""
+    parser = commands.add_parser("demo", help="serve, evaluate the bundled example, store the run",
+                                 description=__doc__)  # fmt: skip
+    parser.add_argument("--db", type=Path, help="results database (default: the user data folder)")
+    parser.add_argument(
+        "--port", type=int, default=3300, help="server port (3300; another if taken)"
+    )
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _example_config(port: int, folder: Path) -> Path:
+    text = resources.files("wsllm.examples").joinpath(EXAMPLE).read_text()
+    path = folder / EXAMPLE
+    path.write_text(text.replace("localhost:3300", f"localhost:{port}"))
+    return path
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Run the demo; return the eval's exit code."""
+    port = args.port if _free(args.port) else 0
+    server = subprocess.Popen(
+        [sys.executable, "-m", "wsllm", "serve", "--port", str(port), "--backend", "simulated",
+         "--sim-ttft-ms", "150", "--sim-itl-ms", "8", "--sim-tokens", "40"],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        port = _wait_until_serving(server)
+        print(
+            f"wsllm serve is up on http://127.0.0.1:{port} (the built-in simulated model)\n",
+            flush=True,
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            command = [
+                sys.executable,
+                "-m",
+                "wsllm",
+                "eval",
+                "-c",
+                str(_example_config(port, Path(tmp))),
+            ]
+            if args.db:
+                command += ["--db", str(args.db)]
+            code = subprocess.call(command)
+    finally:
+        server.terminate()
+        server.wait(15)
+    where = f" --db {args.db}" if args.db else ""
+    print(f"\nThe server has stopped. Run `wsllm view{where}` to browse the stored run.")
+    return code
+
+
+def _wait_until_serving(server: subprocess.Popen[str]) -> int:
+    assert server.stderr is not None
+    for line in server.stderr:
+        match = re.search(r"serving on http://[\d.]+:(\d+)", line)
+        if match:
+            threading.Thread(target=server.stderr.read, daemon=True).start()
+            return int(match.group(1))
+    raise WsllmError("wsllm serve did not start")

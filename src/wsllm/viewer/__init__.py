@@ -1,0 +1,1 @@
+"""`wsllm view`: the stored runs in a browser."""
