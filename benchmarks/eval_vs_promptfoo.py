@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shlex
 import statistics
 import subprocess
@@ -24,6 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
+
+from wsllm.server.spawn import spawned_server
 
 SEED_STREAM = """(accumulator, event, context) => {
   const { message, type } = JSON.parse(event.data);
@@ -59,20 +60,10 @@ def write_suite(folder: Path, target: str, tests: int) -> Path:
 @contextmanager
 def instant_server(tokens: int) -> Iterator[str]:
     """`wsllm serve` with the simulated model at full speed; yields its /ws-stream URL."""
-    command = [sys.executable, "-m", "wsllm", "serve", "--port", "0", "--backend", "simulated",
-               "--sim-ttft-ms", "0", "--sim-itl-ms", "0", "--sim-tokens", str(tokens)]  # fmt: skip
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    assert process.stderr is not None
-    try:
-        for line in process.stderr:
-            match = re.search(r"serving on http://([\d.]+:\d+)", line)
-            if match:
-                yield f"ws://{match.group(1)}/ws-stream"
-                return
-        raise SystemExit("wsllm serve exited before it was serving")
-    finally:
-        process.terminate()
-        process.wait(10)
+    args = ["--port", "0", "--backend", "simulated", "--sim-ttft-ms", "0", "--sim-itl-ms", "0",
+            "--sim-tokens", str(tokens)]  # fmt: skip
+    with spawned_server(args) as base:
+        yield base.replace("http://", "ws://") + "/ws-stream"
 
 
 def measure(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, int]:

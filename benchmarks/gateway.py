@@ -14,12 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import shlex
 import statistics
 import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -27,6 +24,7 @@ import orjson
 
 from wsllm.bench.api import closed_loop
 from wsllm.loop import use_uvloop
+from wsllm.server.spawn import spawned_server
 
 FIGURES = ("req_per_s", "deltas_per_s", "ttft_ms_p50", "ttft_ms_p99", "e2e_ms_p50", "e2e_ms_p99")
 
@@ -35,23 +33,9 @@ FIGURES = ("req_per_s", "deltas_per_s", "ttft_ms_p50", "ttft_ms_p99", "e2e_ms_p5
 def wsllm_server(upstream: str, extra: list[str]) -> Iterator[str]:
     """`wsllm serve` on a free port in front of `upstream`; yields its /ws-stream URL."""
     env = {**os.environ, "OPENAI_API_KEY": os.environ.get("OPENAI_API_KEY", "sk-bench")}
-    command = [sys.executable, "-m", "wsllm", "serve", "--backend", "openai", "--port", "0"]
-    process = subprocess.Popen(
-        [*command, "--base-url", upstream, *extra], env=env, stderr=subprocess.PIPE, text=True
-    )
-    assert process.stderr is not None
-    try:
-        for line in process.stderr:
-            match = re.search(r"serving on http://([\d.]+:\d+)", line)
-            if match:
-                # Keep reading the log (a request line each) so the server never blocks on it.
-                threading.Thread(target=process.stderr.read, daemon=True).start()
-                yield f"ws://{match.group(1)}/ws-stream"
-                return
-        raise SystemExit("wsllm serve exited before it was serving")
-    finally:
-        process.terminate()
-        process.wait(10)
+    args = ["--backend", "openai", "--port", "0", "--base-url", upstream, *extra]
+    with spawned_server(args, env) as base:
+        yield base.replace("http://", "ws://") + "/ws-stream"
 
 
 def measure(url: str, conns: int, reqs: int, loadgen: str | None) -> dict[str, object]:

@@ -14,10 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -25,13 +21,14 @@ from wsllm.bench.engine import Workload, run_load
 from wsllm.bench.figures import figures
 from wsllm.bench.workload import SEED_TEMPLATE, generated_prompts, seed_renderer, seed_states
 from wsllm.loop import use_uvloop
+from wsllm.server.spawn import spawned_server
 
 
 @contextmanager
 def server(args: argparse.Namespace) -> Iterator[str]:
     """One `wsllm serve` worker; yields its /ws-stream URL."""
     gap = 1000 / args.rate
-    command = [sys.executable, "-m", "wsllm", "serve", "--port", "0"]
+    command = ["--port", "0"]
     if args.upstream:
         command += ["--backend", "openai", "--base-url", args.upstream]
     else:
@@ -39,19 +36,8 @@ def server(args: argparse.Namespace) -> Iterator[str]:
                     "--sim-tokens", str(args.deltas)]  # fmt: skip
     env = {"OPENAI_API_KEY": "sk-bench", "WSLLM_MAX_CONNECTIONS_PER_CLIENT": "100000",
            "WSLLM_LOG_LEVEL": "info", "PATH": "/usr/bin:/bin"}  # fmt: skip
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
-    assert process.stderr is not None
-    try:
-        for line in process.stderr:
-            match = re.search(r"serving on http://([\d.]+:\d+)", line)
-            if match:
-                threading.Thread(target=process.stderr.read, daemon=True).start()
-                yield f"ws://{match.group(1)}/ws-stream"
-                return
-        raise SystemExit("wsllm serve exited before it was serving")
-    finally:
-        process.terminate()
-        process.wait(30)
+    with spawned_server(command, env) as base:
+        yield base.replace("http://", "ws://") + "/ws-stream"
 
 
 def main() -> None:

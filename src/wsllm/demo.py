@@ -4,16 +4,14 @@ example against `/ws-stream`, print the table, store the run, say how to browse 
 from __future__ import annotations
 
 import argparse
-import re
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 from importlib import resources
 from pathlib import Path
 
-from wsllm.errors import WsllmError
+from wsllm.server.spawn import spawned_server
 
 EXAMPLE = "promptfooconfig.yaml"
 
@@ -47,17 +45,11 @@ def _example_config(port: int, folder: Path) -> Path:
 def run_demo(args: argparse.Namespace) -> int:
     """Run the demo; return the eval's exit code."""
     port = args.port if _free(args.port) else 0
-    server = subprocess.Popen(
-        [sys.executable, "-m", "wsllm", "serve", "--port", str(port), "--backend", "simulated",
-         "--sim-ttft-ms", "150", "--sim-itl-ms", "8", "--sim-tokens", "40"],
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        port = _wait_until_serving(server)
-        print(
-            f"wsllm serve is up on http://127.0.0.1:{port} (the built-in simulated model)\n",
-            flush=True,
-        )
+    serve = ["--port", str(port), "--backend", "simulated", "--sim-ttft-ms", "150",
+             "--sim-itl-ms", "8", "--sim-tokens", "40"]  # fmt: skip
+    with spawned_server(serve) as base:
+        port = int(base.rsplit(":", 1)[1])
+        print(f"wsllm serve is up on {base} (the built-in simulated model)\n", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             command = [
                 sys.executable,
@@ -70,19 +62,6 @@ def run_demo(args: argparse.Namespace) -> int:
             if args.db:
                 command += ["--db", str(args.db)]
             code = subprocess.call(command)
-    finally:
-        server.terminate()
-        server.wait(15)
     where = f" --db {args.db}" if args.db else ""
     print(f"\nThe server has stopped. Run `wsllm view{where}` to browse the stored run.")
     return code
-
-
-def _wait_until_serving(server: subprocess.Popen[str]) -> int:
-    assert server.stderr is not None
-    for line in server.stderr:
-        match = re.search(r"serving on http://[\d.]+:(\d+)", line)
-        if match:
-            threading.Thread(target=server.stderr.read, daemon=True).start()
-            return int(match.group(1))
-    raise WsllmError("wsllm serve did not start")

@@ -61,6 +61,7 @@ async def test_outputs_show_as_text_and_run_nothing(viewer: str) -> None:
         await page.goto(viewer + "/")
         await page.wait_for_selector("#runs")
         await page.locator("tr.run-row").first.click()
+        await page.wait_for_selector("#matrix")
         await page.fill("input[type=search]", "script")
         await page.press("input[type=search]", "Enter")
         await expect(page.locator("tr.test-row")).to_have_count(1)
