@@ -106,3 +106,14 @@ async def ws_targets() -> AsyncIterator[str]:
 
     async with running(app()) as url:
         yield url.replace("http://", "ws://")
+
+
+@pytest.fixture
+async def fake_grader() -> AsyncIterator[Any]:
+    """The fake grading model, served on 127.0.0.1 port 0."""
+    from tests.fakes.grader_upstream import FakeGrader
+
+    fake = FakeGrader()
+    async with running(fake.app()) as url:
+        fake.base_url = f"{url}/v1"
+        yield fake

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ def verdict(
     spec = {"vars": {"q": "question", "name": "Ada"}, "assert": asserts, **test}
     config = load(tmp_path, HEAD + yaml.safe_dump([spec]))
     [case] = config.tests
-    return grade_test(case, Checked(output, case, "question", METRICS, config.js))
+    return asyncio.run(grade_test(case, Checked(output, case, "question", METRICS, config.js)))
 
 
 CASES = [

@@ -179,3 +179,29 @@ async def test_a_progress_bar_on_a_terminal(ws_targets: str, tmp_path: Path) -> 
     assert "eval" in screen
     assert "/8" in screen
     assert "pass" in screen
+
+
+async def test_graded_assertions_from_the_command_line(
+    ws_targets: str, tmp_path: Path, fake_grader: object
+) -> None:
+    text = (
+        target_config(f"{ws_targets}/seed")
+        + "    assert: [{type: llm-rubric, value: Thanks the user}]\n"
+    )
+    config = write_config(tmp_path, text)
+    base_url = fake_grader.base_url  # type: ignore[attr-defined]
+    env = clean_env(OPENAI_BASE_URL=base_url, OPENAI_API_KEY="gk")
+    code, out, err = await run_wsllm(
+        "eval", "-c", str(config), "--grader", "openai:chat:judge", cwd=tmp_path, env=env
+    )
+    assert code == 0, err
+    assert "Grader: 1 calls, 120 tokens, 0 from cache" in out
+    code, out, _ = await run_wsllm(
+        "eval", "-c", str(config), "--grader", "simulated", cwd=tmp_path, env=clean_env()
+    )
+    assert "the simulated grader: it is not a real judge" in out
+    code, _, err = await run_wsllm(
+        "eval", "-c", str(config), "--grader", "anthropic:x", cwd=tmp_path, env=clean_env()
+    )
+    assert code == 1
+    assert "use openai:chat:MODEL, openai:responses:MODEL or simulated" in err

@@ -14,10 +14,13 @@ from typing import Any
 import yaml
 
 from wsllm.evals import textmetrics
+from wsllm.evals.graded import GRADED
 from wsllm.evals.jsengine import JsEngine
 from wsllm.evals.model import Assertion, TestCase
 from wsllm.evals.results import GradingResult, StreamMetrics
 from wsllm.evals.templates import render
+from wsllm.graders.client import Graders
+from wsllm.graders.embeddings import Embedders
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,8 @@ class Checked:
     prompt: str
     metrics: StreamMetrics
     js: JsEngine | None
+    graders: Graders | None = None
+    embedders: Embedders | None = None
 
     @property
     def text(self) -> str:
@@ -50,14 +55,14 @@ class Checked:
 Handler = Callable[[Assertion, Any, Checked], GradingResult]
 
 
-def grade_test(test: TestCase, checked: Checked) -> GradingResult:
+async def grade_test(test: TestCase, checked: Checked) -> GradingResult:
     """All of a test's assertions, added up as promptfoo does."""
     if not test.asserts:
         return GradingResult(True, 1.0, "No assertions")
-    return _aggregate(test.asserts, test.threshold, checked)
+    return await _aggregate(test.asserts, test.threshold, checked)
 
 
-def _aggregate(
+async def _aggregate(
     asserts: tuple[Assertion, ...], threshold: float | None, checked: Checked
 ) -> GradingResult:
     total = weight_sum = 0.0
@@ -65,7 +70,7 @@ def _aggregate(
     named: dict[str, float] = {}
     components: list[GradingResult] = []
     for assertion in asserts:
-        result = grade(assertion, checked)
+        result = await grade(assertion, checked)
         components.append(result)
         total += result.score * assertion.weight
         weight_sum += assertion.weight
@@ -82,15 +87,18 @@ def _aggregate(
     return GradingResult(passed, score, reason, named_scores=named, components=components)
 
 
-def grade(assertion: Assertion, checked: Checked) -> GradingResult:
+async def grade(assertion: Assertion, checked: Checked) -> GradingResult:
     """One assertion's verdict; an assertion that cannot be evaluated fails with the reason."""
     if assertion.type == "assert-set":
-        result = _aggregate(assertion.children, assertion.threshold, checked)
+        result = await _aggregate(assertion.children, assertion.threshold, checked)
         result.assertion = assertion.raw
     else:
         try:
             value = _rendered(assertion.value, checked.test.vars)
-            result = HANDLERS[assertion.type](assertion, value, checked)
+            if assertion.type in GRADED:
+                result = await GRADED[assertion.type](assertion, value, checked)
+            else:
+                result = HANDLERS[assertion.type](assertion, value, checked)
         except Exception as exc:  # a bad value or script is the test's failure, not the run's
             result = GradingResult(False, 0.0, f"{assertion.type} could not be evaluated: {exc}")
         result.assertion = assertion.raw

@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -25,6 +26,8 @@ from wsllm.evals.config import find_config, load_config
 from wsllm.evals.model import EvalConfig
 from wsllm.evals.results import TestResult
 from wsllm.evals.runner import EvalRun, Job, RunOptions, monotonic, plan, run_jobs, start_run
+from wsllm.graders.client import Graders, default_cache_path, default_grader, parse_grader_id
+from wsllm.graders.embeddings import Embedders
 from wsllm.loop import use_uvloop
 from wsllm.report import check_output_path, write_output
 from wsllm.report.table import print_report
@@ -57,6 +60,10 @@ def add_eval_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
         "--db", type=_path, help="results database (default: $WSLLM_DB, else the user data folder)"
     )
     parser.add_argument("--no-write", action="store_true", help="do not store this run")
+    parser.add_argument("--grader", help="openai:chat:MODEL, openai:responses:MODEL or simulated")
+    parser.add_argument(
+        "--no-cache", action="store_true", help="ask graders again, ignoring the cache"
+    )
 
 
 def _path(text: str) -> os.PathLike[str]:
@@ -87,10 +94,17 @@ def run_eval(args: argparse.Namespace) -> int:
     run = start_run(config, len(jobs))
     recorder = None if args.no_write else StoredRun(ResultStore(args.db or default_db_path()), run)
     started = monotonic()
-    run.results, run.interrupted = _execute(config, jobs, options, not args.no_progress, recorder)
+    cache = None if args.no_cache else default_cache_path()
+    grader = _default_grader(config, args.grader)
+    parse_grader_id(grader)  # an unknown grader stops the run before any request
+    graders = Graders(grader, cache)
+    progress = not args.no_progress
+    run.results, run.interrupted = _execute(config, jobs, options, progress, recorder, graders)
     run.duration_s = monotonic() - started
     console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
     summary = print_report(run, console, not args.no_table, args.table_rows)
+    _report_grading(console, graders)
+    run.grader_usage = graders.usage.as_dict()
     for output in outputs:
         console.print(f"Wrote {write_output(run, output)}", style="dim")
     if recorder is not None:
@@ -123,6 +137,7 @@ def _execute(
     options: RunOptions,
     progress: bool,
     recorder: StoredRun | None,
+    graders: Graders,
 ) -> tuple[list[TestResult], bool]:
     use_uvloop()
     show = progress and sys.stderr.isatty()
@@ -139,9 +154,36 @@ def _execute(
                 if recorder is not None:
                     recorder.add(index, result)
 
-            return await run_jobs(config, jobs, options, config.js, on_result, stop)
+            embedders = Embedders()
+            try:
+                return await run_jobs(
+                    config, jobs, options, config.js, on_result, stop, graders, embedders
+                )
+            finally:
+                await graders.aclose()
+                await embedders.aclose()
 
     return asyncio.run(main())
+
+
+def _default_grader(config: EvalConfig, flag: str | None) -> Any:
+    """--grader, else defaultTest.options.provider, else the environment's default."""
+    if flag:
+        return flag
+    chosen = (config.raw.get("defaultTest") or {}).get("options", {}).get("provider")
+    if isinstance(chosen, dict) and "text" in chosen:
+        chosen = chosen["text"]
+    return chosen if chosen is not None else default_grader(None)
+
+
+def _report_grading(console: Console, graders: Graders) -> None:
+    usage = graders.usage
+    if usage.requests or usage.cached:
+        line = f"Grader: {usage.requests} calls, {usage.total:,} tokens, {usage.cached} from cache"
+        console.print(line, style="dim")
+    if graders.used_simulated:
+        warning = "Graded assertions used the simulated grader: it is not a real judge."
+        console.print(warning, style="yellow")
 
 
 class StoredRun:

@@ -25,6 +25,8 @@ from wsllm.evals.model import EvalConfig, Prompt, Target, TestCase
 from wsllm.evals.results import TargetResponse, TestResult
 from wsllm.evals.target import WebSocketCaller
 from wsllm.evals.templates import render
+from wsllm.graders.client import Graders
+from wsllm.graders.embeddings import Embedders
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ class EvalRun:
     results: list[TestResult] = field(default_factory=list)
     duration_s: float = 0.0
     interrupted: bool = False
+    grader_usage: dict[str, int] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         """How many results passed, failed and errored."""
@@ -108,6 +111,8 @@ async def run_jobs(
     js: JsEngine | None,
     on_result: Callable[[int, TestResult], None],
     stop: asyncio.Event,
+    graders: Graders | None = None,
+    embedders: Embedders | None = None,
 ) -> tuple[list[TestResult], bool]:
     """Run `jobs`; return the finished results in plan order, and whether the run was stopped."""
     slots: list[TestResult | None] = [None] * len(jobs)
@@ -121,7 +126,7 @@ async def run_jobs(
             for index, job in queue:
                 if stop.is_set():
                     return
-                result = await run_job(job, caller, js, options)
+                result = await run_job(job, caller, js, options, graders, embedders)
                 slots[index] = result
                 on_result(index, result)
                 if options.delay_ms > 0:
@@ -149,7 +154,12 @@ async def _until_done_or_stopped(workers: list[asyncio.Task[None]], stop: asynci
 
 
 async def run_job(
-    job: Job, caller: WebSocketCaller, js: JsEngine | None, options: RunOptions
+    job: Job,
+    caller: WebSocketCaller,
+    js: JsEngine | None,
+    options: RunOptions,
+    graders: Graders | None = None,
+    embedders: Embedders | None = None,
 ) -> TestResult:
     """Call the target for one job and grade what came back."""
     variables = job.test.vars
@@ -163,9 +173,10 @@ async def run_job(
     response = await caller.call(job.target, prompt, variables, deadline)
     grading = None
     if response.error is None:
-        grading = grade_test(
-            job.test, Checked(response.output, job.test, prompt, response.metrics, js)
+        checked = Checked(
+            response.output, job.test, prompt, response.metrics, js, graders, embedders
         )
+        grading = await grade_test(job.test, checked)
     return TestResult(job.test, job.prompt, job.prompt_index, job.target, job.target_index,
                       job.repeat, prompt, response, grading)  # fmt: skip
 

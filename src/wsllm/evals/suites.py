@@ -18,6 +18,7 @@ from wsllm.evals.functions import FunctionCompiler
 from wsllm.evals.model import Assertion, Prompt, TestCase
 from wsllm.evals.templates import compile_template
 from wsllm.evals.validate import Where, check_keys, expect, number
+from wsllm.graders.client import parse_grader_id
 
 TEST_KEYS = ("vars", "assert", "description", "threshold", "metadata", "options")
 ASSERT_KEYS = (
@@ -30,16 +31,13 @@ SCHEMA_TYPES = ("is-json", "contains-json")
 TIMING_TYPES = ("latency", "ttft", "max-gap")
 SCRIPT_TYPES = ("javascript", "python")
 GRADED_TYPES = (
-    "llm-rubric", "g-eval", "factuality", "answer-relevance", "model-graded-closedqa", "similar",
+    "llm-rubric", "g-eval", "factuality", "model-graded-closedqa", "similar", "similar:cosine",
+    "similar:dot", "similar:euclidean",
 )  # fmt: skip
 ASSERTION_TYPES = (
-    *TEXT_TYPES,
-    *LIST_TYPES,
-    *SCHEMA_TYPES,
-    *TIMING_TYPES,
-    *SCRIPT_TYPES,
-    "assert-set",
-)
+    *TEXT_TYPES, *LIST_TYPES, *SCHEMA_TYPES, *TIMING_TYPES, *SCRIPT_TYPES, *GRADED_TYPES,
+    "answer-relevance", "assert-set",
+)  # fmt: skip
 
 
 def load_prompts(value: Any, where: Where, base: Path) -> list[Prompt]:
@@ -203,7 +201,8 @@ def _csv_test(row: dict[str, Any], where: Where) -> dict[str, Any]:
 
 
 _ASSERTION_STRING = re.compile(
-    r"^(not-)?([a-z][a-z0-9-]*)(?:\((\d+(?:\.\d+)?)\))?(?::\s?(.*))?$", re.S
+    r"^(not-)?([a-z][a-z0-9-]*(?::(?:cosine|dot|euclidean))?)(?:\((\d+(?:\.\d+)?)\))?(?::\s?(.*))?$",
+    re.S,
 )
 _ALIASES = {"fn": "javascript", "eval": "javascript", "grade": "llm-rubric"}
 
@@ -214,7 +213,7 @@ def parse_assertion_string(text: str) -> dict[str, Any]:
     if match:
         inverse, kind, threshold, value = match.groups()
         kind = _ALIASES.get(kind, kind)
-        if kind in ASSERTION_TYPES or kind in GRADED_TYPES:
+        if kind in ASSERTION_TYPES:
             spec: dict[str, Any] = {"type": f"{inverse or ''}{kind}"}
             if value is not None:
                 spec["value"] = value.strip()
@@ -286,7 +285,7 @@ def _assertion(value: Any, where: Where, compiler: FunctionCompiler) -> Assertio
     full_type = str(expect(spec.get("type"), (str,), where.key("type")))
     inverse = full_type.startswith("not-")
     kind = full_type[4:] if inverse else full_type
-    if kind not in ASSERTION_TYPES and kind not in GRADED_TYPES:
+    if kind not in ASSERTION_TYPES:
         raise where.key("type").error(
             f"unknown assertion type {full_type!r} (known: {', '.join(ASSERTION_TYPES)})"
         )
@@ -298,6 +297,7 @@ def _assertion(value: Any, where: Where, compiler: FunctionCompiler) -> Assertio
             _assertion(m, where.key("assert").item(i), compiler) for i, m in enumerate(members)
         )
     _check_value(kind, spec, where)
+    _check_provider(kind, spec.get("provider"), where.key("provider"))
     return Assertion(
         type=kind,
         inverse=inverse,
@@ -313,7 +313,9 @@ def _assertion(value: Any, where: Where, compiler: FunctionCompiler) -> Assertio
 
 def _check_value(kind: str, spec: dict[str, Any], where: Where) -> None:
     value = spec.get("value")
-    if kind in TEXT_TYPES and not isinstance(value, str | int | float | dict | list):
+    if kind in (*TEXT_TYPES, *GRADED_TYPES) and not isinstance(
+        value, str | int | float | dict | list
+    ):
         raise where.key("value").error(f"a {kind} assertion needs a value")
     if kind in LIST_TYPES and not isinstance(value, str | list):
         raise where.key("value").error(
@@ -326,6 +328,22 @@ def _check_value(kind: str, spec: dict[str, Any], where: Where) -> None:
             re.compile(value)
         except re.error as exc:
             raise where.key("value").error(f"invalid regular expression: {exc}") from exc
+
+
+def _check_provider(kind: str, provider: Any, where: Where) -> None:
+    if provider is None or kind not in (*GRADED_TYPES, "answer-relevance"):
+        return
+    try:
+        if kind.startswith("similar"):
+            name = provider.get("id") if isinstance(provider, dict) else provider
+            if name not in ("local", "local:all-minilm-l6-v2") and not str(name).startswith(
+                "openai:embedding:"
+            ):
+                raise ConfigError(f"{name!r}: use local or openai:embedding:MODEL")
+        else:
+            parse_grader_id(provider)
+    except ConfigError as exc:
+        raise where.error(str(exc)) from exc
 
 
 def _script(kind: str, spec: dict[str, Any], where: Where, compiler: FunctionCompiler) -> Any:

@@ -96,6 +96,7 @@ def document(run: EvalRun) -> dict[str, Any]:
                 "failures": summary.failed,
                 "errors": summary.errors,
                 "tokenUsage": {"total": 0, "prompt": 0, "completion": 0, "cached": 0},
+                "graderTokenUsage": run.grader_usage,
                 "durationMs": round(run.duration_s * 1000),
             },
         },

@@ -1,0 +1,1 @@
+"""Graders for model-graded assertions, and embedders for semantic ones."""
