@@ -83,7 +83,7 @@ def _workload(args: argparse.Namespace) -> Workload:
     headers = dict(_header(h) for h in args.header)
     if args.config is not None:
         config, target = workload.from_config(args.config, args.target)
-        url, render = target.url, _target_renderer(target.message_template)
+        url, render = target.url, workload.seed_renderer(target.message_template)
         new_state = (
             workload.fold_states(config, target)
             if target.stream_response
@@ -109,10 +109,6 @@ def _workload(args: argparse.Namespace) -> Workload:
         keep_connection=not args.new_connection, warmup=args.warmup, timeout_s=args.timeout,
         headers=headers, subprotocols=subprotocols, seed=args.seed,
     )  # fmt: skip
-
-
-def _target_renderer(template: str) -> Callable[[str], str]:
-    return workload.seed_renderer(template)
 
 
 def _header(text: str) -> tuple[str, str]:

@@ -12,7 +12,6 @@ import json
 import os
 import random
 import sqlite3
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -276,7 +275,6 @@ class Graders:
     _cache: ReplyCache | None = None
     _limit: asyncio.Semaphore | None = None
     used_simulated: bool = False
-    started: float = field(default_factory=time.perf_counter)
 
     def get(self, spec: Any) -> Grader:
         """The grader for an assertion's, a test's or the run's provider."""

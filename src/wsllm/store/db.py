@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -305,8 +304,3 @@ def _run_row(row: dict[str, Any]) -> dict[str, Any]:
     if row["status"] == "running":
         row["status"] = "incomplete"  # running now, or ended without finishing (a crash)
     return row
-
-
-def now_iso() -> str:
-    """The current time, for records."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S")
