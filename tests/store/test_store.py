@@ -147,3 +147,20 @@ async def test_two_runs_at_once_both_land(start_server: ServerFactory, tmp_path:
     assert {store.run(r["id"])["stored"] for r in runs} == {80}  # type: ignore[index]
     assert json.loads(json.dumps(runs))  # plain data for the viewer
     store.close()
+
+
+async def test_stored_frames_are_bounded_by_max_frames(ws_targets: str, tmp_path: Path) -> None:
+    config = write_config(tmp_path, target_config(f"{ws_targets}/seed"))
+    db = tmp_path / "r.db"
+    code, out, _ = await run_wsllm("eval", "-c", str(config), "--db", str(db), "--max-frames", "3",
+                                   cwd=tmp_path, env=clean_env())  # fmt: skip
+    assert code == 0
+    assert "first frame" in out
+    assert " B · " in out or " kB · " in out
+    store = ResultStore(db, create=False)
+    [run], _ = store.runs(10, 0, None)
+    result = store.result(run["id"], 0)
+    assert result is not None
+    assert len(result["frames_list"]) == 3
+    assert (result["frames"], result["frames_dropped"]) == (6, 3)
+    store.close()

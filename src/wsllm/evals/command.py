@@ -55,7 +55,9 @@ def add_eval_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
     parser.add_argument("--no-progress", "--no-progress-bar", action="store_true")
     parser.add_argument("--no-table", action="store_true", help="print only the summary")
     parser.add_argument("--table-rows", type=int, default=50, help="tests shown in the table")
-    parser.add_argument("--max-frames", type=int, default=2000, help="frames kept per test")
+    parser.add_argument(
+        "--max-frames", type=int, default=2000, help="frames kept (and stored) per test (2000)"
+    )
     parser.add_argument(
         "--db", type=_path, help="results database (default: $WSLLM_DB, else the user data folder)"
     )

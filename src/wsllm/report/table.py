@@ -34,13 +34,16 @@ def cell(result: TestResult, width: int = 250) -> Text:
 
 
 def stream_figures(result: TestResult) -> str:
-    """`ttft 12ms · total 40ms · 67 frames · gap 3ms`."""
+    """`first frame 1ms · ttft 12ms · total 40ms · 67 frames · 3.1 kB · gap 3ms`."""
     m = result.response.metrics
     parts = []
+    if m.first_frame_ms is not None:
+        parts.append(f"first frame {m.first_frame_ms:.0f}ms")
     if m.first_delta_ms is not None:
         parts.append(f"ttft {m.first_delta_ms:.0f}ms")
     parts.append(f"total {m.total_ms:.0f}ms")
     parts.append(f"{m.frames} frames")
+    parts.append(f"{m.bytes / 1000:.1f} kB" if m.bytes >= 1000 else f"{m.bytes} B")
     if m.max_gap_ms is not None:
         parts.append(f"gap {m.max_gap_ms:.0f}ms")
     return " · ".join(parts)

@@ -21,8 +21,6 @@ from wsllm.evals.results import TestResult
 from wsllm.evals.runner import EvalRun
 from wsllm.store.schema import MIGRATIONS, SCHEMA_VERSION
 
-FRAMES_KEPT = 500
-
 
 class StoreError(WsllmError):
     """The database cannot be used; the message says why and what to do."""
@@ -42,9 +40,9 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
 
 
-def pack_frames(result: TestResult, limit: int = FRAMES_KEPT) -> bytes:
-    """The first `limit` frames with their arrival times, as compressed JSON."""
-    frames = [[round(f.at_ms, 3), f.data] for f in result.response.frames[:limit]]
+def pack_frames(result: TestResult) -> bytes:
+    """The frames kept (the first `--max-frames`) with their arrival times, as compressed JSON."""
+    frames = [[round(f.at_ms, 3), f.data] for f in result.response.frames]
     return zlib.compress(json.dumps(frames, ensure_ascii=False).encode(), 3)
 
 
@@ -162,7 +160,7 @@ class ResultStore:
             grading.reason if grading else None,
             json.dumps(grading.as_dict(), ensure_ascii=False, default=str) if grading else None,
             m.total_ms, m.first_frame_ms, m.first_delta_ms, m.max_gap_ms, m.frames, m.bytes,
-            r.response.frames_dropped + max(0, len(r.response.frames) - FRAMES_KEPT), pack_frames(r),
+            r.response.frames_dropped, pack_frames(r),
         )  # fmt: skip
 
     def finish_run(self, run: EvalRun, summary: dict[str, Any]) -> None:
