@@ -12,15 +12,17 @@ from pathlib import Path
 
 _SERVING = re.compile(r"serving on (http://[\d.]+:\d+)")
 
-# Runs stored by `wsllm eval` in tests go here, never into the user's own data folder.
+# Runs stored and grader answers cached by `wsllm eval` in tests go here, never into the user's
+# own data and cache folders.
 DATA_HOME = tempfile.mkdtemp(prefix="wsllm-tests-data-")
+CACHE_HOME = tempfile.mkdtemp(prefix="wsllm-tests-cache-")
 
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The test's environment without settings that would leak into the server, plus `extra`."""
     dropped = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CHATBOT_MODEL", "PORT")
     env = {k: v for k, v in os.environ.items() if k not in dropped and not k.startswith("WSLLM_")}
-    return {**env, "XDG_DATA_HOME": DATA_HOME, **extra}
+    return {**env, "XDG_DATA_HOME": DATA_HOME, "XDG_CACHE_HOME": CACHE_HOME, **extra}
 
 
 class ServeProcess:
