@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -122,3 +123,18 @@ def test_percentiles_interpolate_like_numpy() -> None:
     assert percentile(samples, 0.99) == pytest.approx(3.97)
     assert percentile([], 0.5) is None
     assert summarise([5.0])["p99"] == 5.0
+
+
+def test_prompts_from_text_and_jsonl_files(tmp_path: Path) -> None:
+    from wsllm.bench.workload import prompts_from_file
+    from wsllm.errors import ConfigError
+
+    (tmp_path / "p.txt").write_text("first prompt\n\nsecond prompt\n")
+    (tmp_path / "p.jsonl").write_text('{"prompt": "one"}\n{"input": "two"}\n')
+    (tmp_path / "bad.jsonl").write_text('{"prompt": "one"}\nnot json\n')
+    assert prompts_from_file(tmp_path / "p.txt") == ("first prompt", "second prompt")
+    assert prompts_from_file(tmp_path / "p.jsonl") == ("one", "two")
+    with pytest.raises(ConfigError, match="line 2 is not JSON"):
+        prompts_from_file(tmp_path / "bad.jsonl")
+    with pytest.raises(ConfigError, match="cannot read"):
+        prompts_from_file(tmp_path / "missing.txt")

@@ -205,3 +205,20 @@ async def test_graded_assertions_from_the_command_line(
     )
     assert code == 1
     assert "use openai:chat:MODEL, openai:responses:MODEL or simulated" in err
+
+
+async def test_output_path_and_delay_from_the_config(ws_targets: str, tmp_path: Path) -> None:
+    tests = "".join(f"  - vars: {{question: q{i}}}\n" for i in range(3))
+    text = target_config(f"{ws_targets}/seed").split("tests:")[0] + "tests:\n" + tests
+    text += "outputPath: [from-config.json, from-config.csv]\nevaluateOptions: {delay: 50, maxConcurrency: 8}\n"
+    config = write_config(tmp_path, text)
+    code, out, _ = await run_wsllm("eval", "-c", str(config), cwd=tmp_path, env=clean_env())
+    assert code == 0
+    rows = json.loads((tmp_path / "from-config.json").read_text())["results"]["results"]
+    assert len(rows) == 3
+    assert (tmp_path / "from-config.csv").read_text().count("\n") == 4
+    # With a delay the tests run one at a time, 50 ms apart: the run cannot be shorter than that
+    # (a lower bound, so a slow machine cannot make it fail).
+    document = json.loads((tmp_path / "from-config.json").read_text())
+    assert document["wsllm"]["summary"]["durationS"] >= 0.15
+    assert "Wrote" in out

@@ -165,3 +165,25 @@ async def test_an_error_frame_through_the_seed_function_is_an_error(
     [result] = await run(load(tmp_path, target_config(url)))
     assert result.status == "error"
     assert "over the limit" in (result.response.error or "")
+
+
+async def test_the_url_is_a_template(ws_targets: str, tmp_path: Path) -> None:
+    text = (
+        target_config("ws://placeholder/x")
+        .replace(
+            "  - id: 'ws://placeholder/x'\n    config:\n",
+            f"  - id: templated\n    config:\n          url: '{ws_targets}/{{{{endpoint}}}}'\n",
+        )
+        .replace(
+            "vars: {question: 'hello there'}", "vars: {question: 'hello there', endpoint: seed}"
+        )
+    )
+    [result] = await run(load(tmp_path, text))
+    assert result.response.output == "You said: hello there. Thanks for asking."
+
+
+async def test_evaluate_options_timeout_caps_each_test(ws_targets: str, tmp_path: Path) -> None:
+    text = target_config(f"{ws_targets}/stall") + "evaluateOptions: {timeoutMs: 300}\n"
+    config = load(tmp_path, text)
+    [result] = await run(config, timeout_ms=config.options.timeout_ms)
+    assert "timed out after 300 ms" in (result.response.error or "")
