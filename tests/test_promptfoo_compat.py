@@ -11,6 +11,7 @@ import yaml
 
 from tests.cli_process import clean_env, run_wsllm
 from tests.conftest import ServerFactory
+from tests.evals.helpers import SEED_STREAM
 from tests.promptfoo import promptfoo_eval
 
 pytestmark = [pytest.mark.promptfoo, pytest.mark.timeout(600)]
@@ -66,14 +67,6 @@ async def test_promptfoo_reports_server_errors_as_errors(
     assert len(rows) == 4
     assert all("over the limit" in (row.get("error") or "") for row in rows), rows
 
-
-SEED_STREAM = """(accumulator, event, context) => {
-  const { message, type } = JSON.parse(event.data);
-  if (type === 'message') { return [{ output: message }, true]; }
-  if (type === 'error')   { return [{ error: message }, true]; }
-  return [{output: message}, false];
-}
-"""
 
 # Passing and failing cases of every deterministic assertion, and one request the server refuses.
 COMPAT_TESTS: list[dict[str, Any]] = [

@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,7 +26,7 @@ from wsllm.errors import ConfigError
 from wsllm.evals.config import find_config, load_config
 from wsllm.evals.model import EvalConfig
 from wsllm.evals.results import TestResult
-from wsllm.evals.runner import EvalRun, Job, RunOptions, monotonic, plan, run_jobs, start_run
+from wsllm.evals.runner import EvalRun, Job, RunOptions, plan, run_jobs, start_run
 from wsllm.graders.client import Graders, default_cache_path, default_grader, parse_grader_id
 from wsllm.graders.embeddings import Embedders
 from wsllm.loop import use_uvloop
@@ -95,14 +96,14 @@ def run_eval(args: argparse.Namespace) -> int:
         raise ConfigError("no tests to run: the filters matched none")
     run = start_run(config, len(jobs))
     recorder = None if args.no_write else StoredRun(ResultStore(args.db or default_db_path()), run)
-    started = monotonic()
+    started = time.perf_counter()
     cache = None if args.no_cache else default_cache_path()
     grader = _default_grader(config, args.grader)
     parse_grader_id(grader)  # an unknown grader stops the run before any request
     graders = Graders(grader, cache)
     progress = not args.no_progress
     run.results, run.interrupted = _execute(config, jobs, options, progress, recorder, graders)
-    run.duration_s = monotonic() - started
+    run.duration_s = time.perf_counter() - started
     console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
     summary = print_report(run, console, not args.no_table, args.table_rows)
     _report_grading(console, graders)
@@ -198,13 +199,13 @@ class StoredRun:
         self.store = store
         self._run = run
         self._pending: list[tuple[int, TestResult]] = []
-        self._flushed = monotonic()
+        self._flushed = time.perf_counter()
         store.begin_run(run)
 
     def add(self, index: int, result: TestResult) -> None:
         """Queue one result; write the batch when it is full or old enough."""
         self._pending.append((index, result))
-        if len(self._pending) >= self.BATCH or monotonic() - self._flushed > self.EVERY_S:
+        if len(self._pending) >= self.BATCH or time.perf_counter() - self._flushed > self.EVERY_S:
             self.flush()
 
     def flush(self) -> None:
@@ -212,7 +213,7 @@ class StoredRun:
         if self._pending:
             self.store.add_results(self._run.id, self._pending)
             self._pending = []
-        self._flushed = monotonic()
+        self._flushed = time.perf_counter()
 
     def finish(self, summary: dict[str, object]) -> None:
         """Write the rest and close the run's record."""

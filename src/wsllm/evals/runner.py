@@ -10,7 +10,6 @@ import asyncio
 import math
 import re
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -185,8 +184,3 @@ def start_run(config: EvalConfig, planned: int) -> EvalRun:
     """A new, empty run record."""
     now = datetime.now(UTC)
     return EvalRun(new_run_id(now), config, now, planned)
-
-
-def monotonic() -> float:
-    """The clock runs are timed with."""
-    return time.perf_counter()

@@ -35,7 +35,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> web.Applic
     app.router.add_get("/ws", _socket_route(Mode.WHOLE))
     app.router.add_get("/ws-stream", _socket_route(Mode.STREAM))
     app.on_response_prepare.append(_allow_any_origin)
-    app.on_shutdown.append(_close_sessions)
+    app.on_shutdown.append(drain)
     app.on_cleanup.append(_close_backend)
     return app
 
@@ -165,10 +165,6 @@ async def drain(app: web.Application) -> None:
         await asyncio.gather(
             *(s.drain(ctx.settings.drain_timeout) for s in sessions), return_exceptions=True
         )
-
-
-async def _close_sessions(app: web.Application) -> None:
-    await drain(app)
 
 
 async def _close_backend(app: web.Application) -> None:

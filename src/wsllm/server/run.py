@@ -18,7 +18,7 @@ from aiohttp import web
 from wsllm.backends import create_backend
 from wsllm.errors import ConfigError
 from wsllm.loop import use_uvloop
-from wsllm.server.app import create_app, drain
+from wsllm.server.app import create_app
 from wsllm.settings import Settings
 
 if TYPE_CHECKING:
@@ -84,9 +84,7 @@ async def _serve(settings: Settings, sock: socket.socket, announce: bool) -> Non
         _announce(settings, sock, backend.description, backend.name)
     await _wait_for_signal()
     log.info("shutting down: no new connections; running requests get %gs", settings.drain_timeout)
-    await site.stop()
-    await drain(app)
-    await runner.cleanup()
+    await runner.cleanup()  # closes the listener, then drains (on_shutdown), then closes
     log.info("stopped")
 
 
