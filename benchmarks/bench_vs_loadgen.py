@@ -30,7 +30,7 @@ def ours(url: str, conns: int, reqs: int) -> dict[str, Any]:
     code = (
         "import asyncio, sys, orjson\n"
         "from wsllm.bench.api import closed_loop\n"
-        "from wsllm.loop import use_uvloop\n"
+        "from wsllm.process import use_uvloop\n"
         "use_uvloop()\n"
         "url, c, r = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])\n"
         "print(orjson.dumps(asyncio.run(closed_loop(url, c, r))).decode())\n"

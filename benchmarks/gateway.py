@@ -23,7 +23,7 @@ from contextlib import contextmanager
 import orjson
 
 from wsllm.bench.api import closed_loop
-from wsllm.loop import use_uvloop
+from wsllm.process import use_uvloop
 from wsllm.server.spawn import spawned_server
 
 FIGURES = ("req_per_s", "deltas_per_s", "ttft_ms_p50", "ttft_ms_p99", "e2e_ms_p50", "e2e_ms_p99")

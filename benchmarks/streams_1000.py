@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from wsllm.bench.engine import Workload, run_load
 from wsllm.bench.figures import figures
 from wsllm.bench.workload import SEED_TEMPLATE, generated_prompts, seed_renderer, seed_states
-from wsllm.loop import use_uvloop
+from wsllm.process import use_uvloop
 from wsllm.server.spawn import spawned_server
 
 

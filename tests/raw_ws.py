@@ -7,7 +7,7 @@ import asyncio
 import base64
 import os
 
-from wsllm.bench.wsclient import client_frame
+from websockets.frames import Frame, Opcode
 
 
 async def raw_connect(base: str, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -22,6 +22,11 @@ async def raw_connect(base: str, path: str) -> tuple[asyncio.StreamReader, async
     head = await reader.readuntil(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 101"), head
     return reader, writer
+
+
+def client_frame(payload: bytes, opcode: Opcode = Opcode.TEXT) -> bytes:
+    """A final, masked client frame."""
+    return Frame(opcode, payload).serialize(mask=True)
 
 
 def send_text(writer: asyncio.StreamWriter, text: str) -> None:

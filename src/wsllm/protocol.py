@@ -15,13 +15,13 @@ from typing import Any
 
 import orjson
 
+from wsllm.codes import ErrorCode
 from wsllm.errors import ProtocolError
-from wsllm.protocol_codes import ErrorCode
 
 RequestId = str | int | None
 
 _REQUEST_TYPES = frozenset({None, "request"})
-CONTROL_TYPES = frozenset({"cancel", "ping", "reset", "auth"})
+CLIENT_CONTROLS = frozenset({"cancel", "ping", "reset", "auth"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +42,6 @@ class Control:
     token: str | None = None
 
 
-def parse_request(raw: str | bytes, max_bytes: int) -> Request:
-    """Validate one request frame; raise ProtocolError with a stable code when it is wrong."""
-    message = parse_message(raw, max_bytes)
-    if isinstance(message, Control):
-        raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"Expected a request, got {message.type!r}")
-    return message
-
-
 def parse_message(raw: str | bytes, max_bytes: int) -> Request | Control:
     """Validate one client text frame: a request or a control frame."""
     if len(raw) > max_bytes:
@@ -61,7 +53,7 @@ def parse_message(raw: str | bytes, max_bytes: int) -> Request | Control:
     kind = payload.get("type")
     if kind is not None and not isinstance(kind, str):
         raise ProtocolError(ErrorCode.UNKNOWN_TYPE, '"type" must be a string')
-    if kind in CONTROL_TYPES:
+    if kind in CLIENT_CONTROLS:
         token = payload.get("token")
         return Control(kind, request_id, token if isinstance(token, str) else None)
     if kind not in _REQUEST_TYPES:

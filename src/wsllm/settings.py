@@ -46,6 +46,16 @@ class Settings:
     connect_timeout: float = _setting(
         10.0, "WSLLM_CONNECT_TIMEOUT", "seconds to connect to the upstream"
     )
+    upstream_deadline: float = _setting(
+        600.0,
+        "WSLLM_UPSTREAM_DEADLINE",
+        "seconds a whole upstream request may take, however steadily it trickles",
+    )
+    upstream_max_bytes: int = _setting(
+        8 * 1024 * 1024,
+        "WSLLM_UPSTREAM_MAX_BYTES",
+        "largest upstream event or JSON answer, in bytes",
+    )
     sim_ttft_ms: float = _setting(
         200.0, "WSLLM_SIM_TTFT_MS", "simulated model: delay before the first token, ms"
     )
@@ -62,6 +72,11 @@ class Settings:
         "independent",
         "WSLLM_CONVERSATION",
         "independent, or continue: requests carry on by default",
+    )
+    conversation_max_bytes: int = _setting(
+        262_144,
+        "WSLLM_CONVERSATION_MAX_BYTES",
+        "bytes of earlier turns a connection remembers; the oldest go first",
     )
     busy: str = _setting("reject", "WSLLM_BUSY", "a request while one runs: reject (busy) or queue")
     ping_interval: float = _setting(20.0, "WSLLM_PING_INTERVAL", "seconds between protocol pings")
@@ -81,6 +96,9 @@ class Settings:
     )
     api_keys: str = _setting("", "WSLLM_API_KEYS", "comma-separated keys; none: no auth")
     allowed_origins: str = _setting("", "WSLLM_ALLOWED_ORIGINS", "comma-separated browser origins")
+    handshake_timeout: float = _setting(
+        10.0, "WSLLM_HANDSHAKE_TIMEOUT", "seconds a client may take to send its HTTP request"
+    )
     auth_timeout: float = _setting(10.0, "WSLLM_AUTH_TIMEOUT", "seconds to send the auth message")
     drain_timeout: float = _setting(30.0, "WSLLM_DRAIN_TIMEOUT", "seconds to finish on shutdown")
     workers: int = _setting(1, "WSLLM_WORKERS", "processes serving the port")
@@ -214,6 +232,10 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "max_frame_bytes": _positive_int,
     "sim_tokens": _positive_int,
     "upstream_timeout": _non_negative_float,
+    "upstream_deadline": _non_negative_float,
+    "upstream_max_bytes": _at_least_one,
+    "conversation_max_bytes": _positive_int,
+    "handshake_timeout": _non_negative_float,
     "connect_timeout": _non_negative_float,
     "sim_ttft_ms": _non_negative_float,
     "sim_itl_ms": _non_negative_float,

@@ -65,8 +65,9 @@ async def test_bench_a_target_from_an_eval_config(
                                      cwd=tmp_path, env=clean_env())  # fmt: skip
     assert code == 0, err
     [result] = json.loads((tmp_path / "b.json").read_text())["results"].values()
-    # Read through the config's streamResponse: the fold ends at `message`, after 6 deltas.
-    assert (result[0]["completed"], result[0]["deltas"]) == (8, 8 * 7)
+    # Read through the config's streamResponse: the fold ends at `message`, after 6 deltas (the
+    # whole-text frame is content, not a delta: the one rule of client/frames.py).
+    assert (result[0]["completed"], result[0]["deltas"]) == (8, 8 * 6)
 
 
 async def test_an_unreachable_endpoint_reports_errors_and_exits_1(tmp_path: Path) -> None:

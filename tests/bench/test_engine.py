@@ -11,8 +11,8 @@ import pytest
 from tests.conftest import ServerFactory, ws_url
 from wsllm.bench.engine import LoadRun, RequestRecord, Workload, run_load
 from wsllm.bench.figures import figures
-from wsllm.bench.stats import percentile, summarise
 from wsllm.bench.workload import SEED_TEMPLATE, generated_prompts, seed_renderer, seed_states
+from wsllm.stats import percentile, summarise
 
 
 def workload(url: str, **overrides: Any) -> Workload:

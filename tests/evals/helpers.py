@@ -6,10 +6,10 @@ import asyncio
 import textwrap
 from pathlib import Path
 
-from wsllm.evals.config import load_config
-from wsllm.evals.model import EvalConfig
+from wsllm.evals.config.loading import load_config
 from wsllm.evals.results import TestResult
 from wsllm.evals.runner import RunOptions, plan, run_jobs
+from wsllm.evals.schema import EvalConfig
 
 SEED_STREAM = """
 (accumulator, event, context) => {
@@ -55,11 +55,6 @@ async def run(config: EvalConfig, **options: object) -> list[TestResult]:
     """Run every job of `config`; return the results in plan order."""
     run_options = RunOptions(**options)  # type: ignore[arg-type]
     results, _ = await run_jobs(
-        config,
-        plan(config, run_options),
-        run_options,
-        config.js,
-        lambda i, r: None,
-        asyncio.Event(),
+        plan(config, run_options), run_options, lambda i, r: None, asyncio.Event()
     )
     return results

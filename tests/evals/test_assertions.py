@@ -10,8 +10,10 @@ import pytest
 import yaml
 
 from tests.evals.helpers import load
-from wsllm.evals.assertions import Checked, grade_test
-from wsllm.evals.results import GradingResult, StreamMetrics
+from wsllm.client.recorder import StreamMetrics
+from wsllm.evals.grading.aggregate import grade_test
+from wsllm.evals.grading.context import GradingContext
+from wsllm.evals.results import GradingResult
 
 HEAD = """
 prompts: ['{{q}}']
@@ -30,7 +32,7 @@ def verdict(
     spec = {"vars": {"q": "question", "name": "Ada"}, "assert": asserts, **test}
     config = load(tmp_path, HEAD + yaml.safe_dump([spec]))
     [case] = config.tests
-    return asyncio.run(grade_test(case, Checked(output, case, "question", METRICS, config.js)))
+    return asyncio.run(grade_test(case, GradingContext(output, case, "question", METRICS)))
 
 
 CASES = [
@@ -110,7 +112,7 @@ def test_failure_reasons_say_what_was_expected(tmp_path: Path) -> None:
         in verdict(tmp_path, "x", [{"type": "latency", "threshold": 500}]).reason
     )
     assert (
-        "Time to first delta 120ms"
+        "TTFT (time to first delta) 120ms"
         in verdict(tmp_path, "x", [{"type": "ttft", "threshold": 100}]).reason
     )
 

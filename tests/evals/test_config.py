@@ -9,7 +9,7 @@ import pytest
 
 from tests.evals.helpers import load, write_config
 from wsllm.errors import ConfigError
-from wsllm.evals.config import find_config, load_config
+from wsllm.evals.config.loading import find_config, load_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "websockets-streaming"
 
@@ -28,7 +28,8 @@ def test_the_seed_example_loads() -> None:
     assert target.url == "ws://localhost:3300/ws-stream"
     assert target.timeout_ms == 300_000
     assert target.stream_response is not None
-    assert target.stream_response.kind == "js"
+    fold = target.stream_response.start({})
+    assert fold.step('{"type": "message", "message": "hi"}') == (True, {"output": "hi"})
     assert len(config.tests) == 4
     assert config.tests[0].asserts[0].type == "icontains"
 
@@ -166,12 +167,17 @@ def test_file_vars_are_read(tmp_path: Path) -> None:
     assert config.tests[0].vars["doc"] == "a long document"
 
 
-def test_env_sets_the_environment_for_the_run(
+def test_env_reaches_the_configs_functions_and_leaves_the_process_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("WSLLM_TEST_TOKEN", raising=False)
-    load(tmp_path, "prompts: [x]\n" + TARGET + "env: {WSLLM_TEST_TOKEN: abc}\n")
+    text = "prompts: [x]\n" + TARGET + "env: {WSLLM_TEST_TOKEN: abc}\n"
+    text += "tests:\n  - assert: [{type: javascript, value: 'process.env.WSLLM_TEST_TOKEN'}]\n"
+    config = load(tmp_path, text)
+    assert config.env == {"WSLLM_TEST_TOKEN": "abc"}
+    check = config.tests[0].asserts[0].function
+    assert check is not None
+    assert check("x", {}) == "abc"  # the config's functions see it
     import os
 
-    assert os.environ["WSLLM_TEST_TOKEN"] == "abc"
-    monkeypatch.delenv("WSLLM_TEST_TOKEN")
+    assert "WSLLM_TEST_TOKEN" not in os.environ  # loading a config leaves the process alone

@@ -38,7 +38,7 @@ async def test_the_seed_example_passes_with_every_output(
     assert code == 0, out + err
     assert out.count("[PASS]") == 4
     assert "Results: ✓ 4 passed, 0 failed, 0 errors (100.00%)" in out
-    assert "ttft" in out
+    assert "TTFT" in out
     assert "frames" in out
     document = json.loads((tmp_path / "r.json").read_text())
     rows = document["results"]["results"]

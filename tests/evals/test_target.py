@@ -18,7 +18,7 @@ async def test_the_seed_protocol_folds_into_the_final_message(
     metrics = result.response.metrics
     assert metrics.frames == 6  # ready, 4 deltas, message: the fold is done at `message`
     assert metrics.first_delta_ms is not None
-    assert metrics.first_frame_ms is not None
+    assert metrics.deltas == 4
     assert metrics.bytes > 0
 
 

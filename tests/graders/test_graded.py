@@ -9,9 +9,9 @@ from typing import Any
 
 from tests.evals.helpers import load, target_config
 from wsllm.evals.results import TestResult as Result
-from wsllm.evals.runner import RunOptions, plan, run_jobs
-from wsllm.graders.client import Graders
+from wsllm.evals.runner import Judges, RunOptions, plan, run_jobs
 from wsllm.graders.embeddings import Embedders
+from wsllm.graders.models import Graders
 
 
 async def grade(ws_targets: str, tmp_path: Path, asserts: list[dict[str, Any]], grader: Any,
@@ -23,8 +23,8 @@ async def grade(ws_targets: str, tmp_path: Path, asserts: list[dict[str, Any]], 
 
     options = RunOptions()
     try:
-        [result], _ = await run_jobs(config, plan(config, options), options, config.js,
-                                     lambda i, r: None, asyncio.Event(), graders, embedders)  # fmt: skip
+        [result], _ = await run_jobs(plan(config, options), options, lambda i, r: None, asyncio.Event(),
+                                     Judges(graders, embedders))  # fmt: skip
     finally:
         await graders.aclose()
         await embedders.aclose()
@@ -103,7 +103,9 @@ async def test_a_grader_that_keeps_failing_fails_the_assertion(
     )
     assert result.status == "fail"
     assert result.grading is not None
-    assert "answered 500" in result.grading.reason
+    assert "the grader openai:chat:judge-1 at http" in result.grading.reason
+    assert "failed (500): boom" in result.grading.reason
+    assert len(fake_grader.requests) == 5  # the first try and 4 retries
 
 
 async def test_answers_are_cached_by_model_and_prompt(
@@ -212,8 +214,13 @@ async def test_answer_relevance_and_similar_with_an_embeddings_endpoint(
 
     graders, embedders = Graders("simulated", None), Embedders()
     options = RunOptions()
-    [result], _ = await run_jobs(config, plan(config, options), options, config.js, lambda i, r: None,
-                                 asyncio.Event(), graders, embedders)  # fmt: skip
+    [result], _ = await run_jobs(
+        plan(config, options),
+        options,
+        lambda i, r: None,
+        asyncio.Event(),
+        Judges(graders, embedders),
+    )
     await graders.aclose()
     await embedders.aclose()
     assert result.grading is not None

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.evals.helpers import load
-from wsllm.evals.runner import RunOptions, plan, run_jobs
-from wsllm.graders.client import Graders
+from wsllm.evals.runner import Judges, RunOptions, plan, run_jobs
 from wsllm.graders.embeddings import Embedders, LocalEmbedder, cosine
+from wsllm.graders.models import Graders
 
 PARAPHRASES = [
     ("How do I reset my password?", "What is the way to reset my password?"),
@@ -63,8 +63,13 @@ tests:
     )
     graders, embedders = Graders("simulated", None), Embedders()
     options = RunOptions()
-    [result], _ = await run_jobs(config, plan(config, options), options, config.js, lambda i, r: None,
-                                 asyncio.Event(), graders, embedders)  # fmt: skip
+    [result], _ = await run_jobs(
+        plan(config, options),
+        options,
+        lambda i, r: None,
+        asyncio.Event(),
+        Judges(graders, embedders),
+    )
     assert result.response.output == "The capital of France is Paris."
     assert result.grading is not None
     assert [c.passed for c in result.grading.components] == [True, True, True]

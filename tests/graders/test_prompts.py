@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from wsllm.errors import GraderAnswerError
 from wsllm.graders import prompts
-from wsllm.graders.prompts import GraderAnswerError
 
 
 def test_rubric_answers_in_any_wrapping() -> None:

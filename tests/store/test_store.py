@@ -155,7 +155,7 @@ async def test_stored_frames_are_bounded_by_max_frames(ws_targets: str, tmp_path
     code, out, _ = await run_wsllm("eval", "-c", str(config), "--db", str(db), "--max-frames", "3",
                                    cwd=tmp_path, env=clean_env())  # fmt: skip
     assert code == 0
-    assert "first frame" in out
+    assert "TTFT" in out
     assert " B · " in out or " kB · " in out
     store = ResultStore(db, create=False)
     [run], _ = store.runs(10, 0, None)

@@ -1,10 +1,17 @@
-"""The one plug-in point for models: an async iterator of text deltas, ended by a Completion."""
+"""The one plug-in point for models: a reply streamed as text deltas.
+
+A backend's `stream(request)` returns a Reply; iterating it gives the text as the model produces
+it, and once the iteration ends `reply.completion` holds the token usage and the backend's id for
+the reply. A whole reply is the stream joined.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Protocol
+
+from wsllm.registry import Registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +41,25 @@ class Completion:
     response_id: str | None = None
 
 
-Delta = str | Completion
+class Reply:
+    """One reply as it streams: `async for text in reply`; then `reply.completion`."""
+
+    __slots__ = ("_deltas", "completion")
+
+    def __init__(self, deltas: Callable[[Reply], AsyncGenerator[str, None]]) -> None:
+        self.completion = Completion()
+        self._deltas = deltas(self)
+
+    def __aiter__(self) -> AsyncGenerator[str, None]:
+        return self._deltas
+
+    async def aclose(self) -> None:
+        """Stop the reply early and release its upstream call."""
+        await self._deltas.aclose()
+
+    async def text(self) -> str:
+        """The whole reply, joined."""
+        return "".join([delta async for delta in self._deltas])
 
 
 class Backend(Protocol):
@@ -43,14 +68,21 @@ class Backend(Protocol):
     name: str
     description: str
 
-    def stream(self, request: CompletionRequest) -> AsyncGenerator[Delta, None]:
-        """Yield the reply as text deltas as the model produces them, then one Completion."""
-        ...
-
-    async def complete(self, request: CompletionRequest) -> tuple[str, Completion]:
-        """Return the whole reply at once."""
+    def stream(self, request: CompletionRequest) -> Reply:
+        """The reply to `request`, streamed."""
         ...
 
     async def aclose(self) -> None:
         """Release connections."""
         ...
+
+
+BackendFactory = Callable[..., Backend]
+BACKENDS: Registry[BackendFactory] = Registry(
+    "backend",
+    {
+        "openai": "wsllm.backends.openai_responses",
+        "openai-chat": "wsllm.backends.openai_chat",
+        "simulated": "wsllm.backends.simulated",
+    },
+)

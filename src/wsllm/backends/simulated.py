@@ -8,7 +8,7 @@ import itertools
 import random
 from collections.abc import AsyncGenerator
 
-from wsllm.backends.base import Completion, CompletionRequest, Delta
+from wsllm.backends.base import BACKENDS, Completion, CompletionRequest, Reply
 from wsllm.settings import Settings
 
 _SENTENCES = (
@@ -45,6 +45,7 @@ def simulated_tokens(text: str, count: int, turn: int = 1) -> list[str]:
     return tokens
 
 
+@BACKENDS.register("simulated")
 class SimulatedBackend:
     """Not a real model: text and timing are synthetic, for offline runs, demos and load tests."""
 
@@ -74,8 +75,11 @@ class SimulatedBackend:
         }
         return Completion(usage=usage, response_id=f"sim_{next(self._ids)}")
 
-    async def stream(self, request: CompletionRequest) -> AsyncGenerator[Delta, None]:
-        """Yield the deterministic reply, paced like a model."""
+    def stream(self, request: CompletionRequest) -> Reply:
+        """The deterministic reply, paced like a model."""
+        return Reply(lambda reply: self._deltas(request, reply))
+
+    async def _deltas(self, request: CompletionRequest, reply: Reply) -> AsyncGenerator[str, None]:
         tokens = self._tokens_for(request)
         for index, token in enumerate(tokens):
             delay = self._ttft if index == 0 else self._itl
@@ -84,15 +88,7 @@ class SimulatedBackend:
             elif index % 64 == 63:
                 await asyncio.sleep(0)  # at full speed, still let other connections have a turn
             yield token
-        yield self._completion(request, tokens)
-
-    async def complete(self, request: CompletionRequest) -> tuple[str, Completion]:
-        """The whole reply, after the time the stream would have taken."""
-        tokens = self._tokens_for(request)
-        delay = self._ttft + self._itl * max(0, len(tokens) - 1)
-        if delay > 0:
-            await asyncio.sleep(delay)
-        return "".join(tokens), self._completion(request, tokens)
+        reply.completion = self._completion(request, tokens)
 
     async def aclose(self) -> None:
         """Nothing to release."""

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from wsllm.bench.frames import RequestState
-from wsllm.bench.wsclient import ConnectionClosed, HandshakeError, LeanWebSocket, connect
+from wsllm.client.transport import WebSocket, connect
+from wsllm.errors import ConnectionClosed, HandshakeError, TargetError
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +113,7 @@ async def _closed_loop(
     deadline: float | None,
 ) -> int:
     async def client() -> None:
-        connection: LeanWebSocket | None = None
+        connection: WebSocket | None = None
         try:
             while budget.take():
                 connection = await _request(workload, connection, next(prompts), record)
@@ -132,7 +133,7 @@ async def _open_loop(
     deadline: float | None,
 ) -> int:
     assert workload.rate is not None
-    pool: asyncio.Queue[LeanWebSocket | None] = asyncio.Queue()
+    pool: asyncio.Queue[WebSocket | None] = asyncio.Queue()
     for _ in range(workload.concurrency):
         pool.put_nowait(None)
     arrivals = random.Random(workload.seed)
@@ -176,10 +177,10 @@ async def _finish(tasks: list[asyncio.Task[None]], deadline: float | None) -> in
 
 async def _request(
     workload: Workload,
-    connection: LeanWebSocket | None,
+    connection: WebSocket | None,
     prompt: str,
     record: Callable[[RequestRecord], None],
-) -> LeanWebSocket | None:
+) -> WebSocket | None:
     """Run one request; return the connection to reuse (None when it should not be)."""
     state = workload.new_state()
     item = RequestRecord(started_s=time.perf_counter())
@@ -188,7 +189,7 @@ async def _request(
             opened = time.perf_counter()
             connection = await asyncio.wait_for(_open(workload, state), workload.timeout_s)
             item.connect_ms = (time.perf_counter() - opened) * 1000
-        connection.set_handler(state.on_message)
+        connection.on_message(state.on_message)
         state.begin(time.perf_counter())
         connection.send_text(workload.render(prompt))
         await _await_end(state, connection, workload.timeout_s)
@@ -200,6 +201,8 @@ async def _request(
         state.fail("timeout", f"no final frame within {workload.timeout_s:g} s")
     except OSError as exc:
         state.fail("connect", f"{type(exc).__name__}: {exc}")
+    except TargetError as exc:
+        state.fail("protocol", str(exc))
     except Exception as exc:  # anything else is still a failed request, counted and shown
         state.fail("client", f"{type(exc).__name__}: {exc}")
     state.fill(item)
@@ -211,11 +214,11 @@ async def _request(
     return connection
 
 
-async def _open(workload: Workload, state: RequestState) -> LeanWebSocket:
+async def _open(workload: Workload, state: RequestState) -> WebSocket:
     return await connect(workload.url, state.on_message, workload.headers, workload.subprotocols)
 
 
-async def _await_end(state: RequestState, connection: LeanWebSocket, timeout_s: float) -> None:
+async def _await_end(state: RequestState, connection: WebSocket, timeout_s: float) -> None:
     waiting: list[asyncio.Future[object]] = [state.done, connection.closed]  # type: ignore[list-item]
     done, _ = await asyncio.wait(waiting, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
     if state.done in done:

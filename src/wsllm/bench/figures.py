@@ -17,7 +17,7 @@ from collections import Counter
 from typing import Any
 
 from wsllm.bench.engine import LoadRun, RequestRecord
-from wsllm.bench.stats import summarise
+from wsllm.stats import summarise
 
 LATENCIES = ("ttft_ms", "itl_ms", "tpot_ms", "e2e_ms")
 

@@ -1,8 +1,9 @@
-"""What a request's frames mean to the load generator: which are deltas, and which ends it.
+"""What a request's frames mean to the load generator: which are deltas (the client's one rule,
+`client/frames.py`), and which frame ends the request.
 
-`SeedState` reads the seed protocol: `delta` frames (or a lone `response`) are deltas, `done`
-ends the request and `error` fails it. `FoldState` reads any protocol through an eval target's
-`streamResponse`: every content frame is a delta, and the function says when the answer is done.
+`SeedState` reads the seed protocol: `done` ends the request and `error` fails it. `FoldState`
+reads any protocol through an eval target's `streamResponse`, which says when the answer is done.
+`ResponsesState` reads OpenAI's Responses WebSocket mode: `response.completed` ends it.
 """
 
 from __future__ import annotations
@@ -10,41 +11,38 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import orjson
-
-from wsllm.evals.metrics import is_content
-from wsllm.evals.target import CallFailed, Fold
+from wsllm.client import frames
+from wsllm.client.fold import Fold
+from wsllm.client.recorder import StreamRecorder
+from wsllm.errors import TargetError
 
 
 class RequestState:
-    """One request's timings as its frames arrive; `done` resolves when it ends."""
+    """One request's stream as its frames arrive; `done` resolves when it ends."""
 
     def __init__(self) -> None:
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.sent = 0.0
-        self.times: list[float] = []
-        self.chars = 0
+        self.recorder = StreamRecorder(0.0)
         self.end = 0.0
         self.error: str | None = None
         self.detail = ""
 
     def begin(self, now: float) -> None:
         """The request frame is being sent now."""
-        self.sent = now
+        self.recorder.sent(now)
 
-    def on_message(self, data: str, now: float) -> None:
+    def on_message(self, data: str, size: int, now: float) -> None:
         """A frame arrived (frames before `begin` belong to no request and are ignored)."""
-        if self.sent and not self.done.done():
-            self.frame(data, now)
+        if self.recorder.sent_at is None or self.done.done():
+            return
+        kind, payload = frames.decode(data)
+        chars = len(frames.text_of(payload, data)) if kind is not frames.Kind.CONTROL else 0
+        self.recorder.frame(now, data, size, kind, chars)
+        self.frame(data, payload, now)
 
-    def frame(self, data: str, now: float) -> None:
-        """Interpret one frame."""
+    def frame(self, data: str, payload: dict[str, Any] | None, now: float) -> None:
+        """Decide whether this frame ends the request."""
         raise NotImplementedError
-
-    def delta(self, now: float, chars: int) -> None:
-        """Count a delta."""
-        self.times.append(now)
-        self.chars += chars
 
     def complete(self, now: float) -> None:
         """The request ended well."""
@@ -62,36 +60,44 @@ class RequestState:
 
     def fill(self, record: Any) -> None:
         """Copy the figures into a RequestRecord."""
+        r = self.recorder
         record.error, record.error_detail = self.error, self.detail
-        record.deltas, record.chars = len(self.times), self.chars
-        if self.times:
-            record.ttft_ms = (self.times[0] - self.sent) * 1000
-            pairs = zip(self.times, self.times[1:], strict=False)
-            record.gaps_ms = [(b - a) * 1000 for a, b in pairs]
+        record.deltas, record.chars = r.deltas, r.chars
+        sent = r.sent_at or 0.0
+        if r.content_times:
+            record.ttft_ms = (r.content_times[0] - sent) * 1000
+            record.gaps_ms = [g * 1000 for g in r.gaps()]
         if self.error is None and self.end:
-            record.e2e_ms = (self.end - self.sent) * 1000
+            record.e2e_ms = (self.end - sent) * 1000
 
 
 class SeedState(RequestState):
     """The seed protocol."""
 
-    def frame(self, data: str, now: float) -> None:
-        try:
-            message = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            self.fail("protocol", f"a frame that is not JSON: {data[:80]!r}", now)
+    def frame(self, data: str, payload: dict[str, Any] | None, now: float) -> None:
+        if payload is None:
+            self.fail("protocol", f"a frame that is not a JSON object: {data[:80]!r}", now)
             return
-        kind = message.get("type") if isinstance(message, dict) else None
-        if kind == "delta":
-            text = message.get("output") or message.get("message") or ""
-            self.delta(now, len(text) if isinstance(text, str) else 0)
-        elif kind == "response" and not self.times:
-            text = message.get("message") or ""
-            self.delta(now, len(text) if isinstance(text, str) else 0)
-        elif kind == "done":
+        kind = payload.get("type")
+        if kind == "done":
             self.complete(now)
         elif kind == "error":
-            self.fail("error_frame", str(message.get("code") or message.get("message")), now)
+            self.fail("error_frame", str(payload.get("code") or payload.get("message")), now)
+
+
+class ResponsesState(RequestState):
+    """OpenAI's Responses API WebSocket mode."""
+
+    def frame(self, data: str, payload: dict[str, Any] | None, now: float) -> None:
+        kind = None if payload is None else payload.get("type")
+        if kind == "response.completed":
+            self.complete(now)
+        elif kind in ("error", "response.failed", "response.incomplete"):
+            error = (payload or {}).get("error") or ((payload or {}).get("response") or {}).get(
+                "error"
+            )
+            code = error.get("code") if isinstance(error, dict) else None
+            self.fail("error_frame", str(code or kind), now)
 
 
 class FoldState(RequestState):
@@ -101,12 +107,10 @@ class FoldState(RequestState):
         super().__init__()
         self._fold = fold
 
-    def frame(self, data: str, now: float) -> None:
-        if is_content(data):
-            self.delta(now, len(data))
+    def frame(self, data: str, payload: dict[str, Any] | None, now: float) -> None:
         try:
             result = self._fold.step(data)
-        except CallFailed as exc:
+        except TargetError as exc:
             self.fail("protocol", str(exc), now)
             return
         if result is None:

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from wsllm.bench.engine import LoadRun
-from wsllm.bench.stats import KEYS
+from wsllm.stats import KEYS
 
 DISTRIBUTIONS = (
     ("ttft_ms", "time to first delta (ms)"),

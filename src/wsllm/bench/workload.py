@@ -7,11 +7,11 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
-from wsllm.bench.frames import FoldState, RequestState, SeedState
+from wsllm.bench.frames import FoldState, RequestState, ResponsesState, SeedState
+from wsllm.client.fold import Fold
 from wsllm.errors import ConfigError
-from wsllm.evals.config import find_config, load_config
-from wsllm.evals.model import EvalConfig, Target
-from wsllm.evals.target import Fold
+from wsllm.evals.config.loading import find_config, load_config
+from wsllm.evals.schema import EvalConfig, Target
 from wsllm.evals.templates import compile_template, render
 
 SEED_TEMPLATE = '{"input": {{prompt | dump}}}'
@@ -83,9 +83,14 @@ def config_prompts(config: EvalConfig) -> tuple[str, ...]:
 def fold_states(config: EvalConfig, target: Target) -> Callable[[], RequestState]:
     """Fresh per-request states that read frames with the target's streamResponse."""
     context = {"vars": {}, "prompt": {"raw": "", "label": ""}}
-    return lambda: FoldState(Fold(target, config.js, context))
+    return lambda: FoldState(Fold(target.stream_response, target.transform_response, context))
 
 
 def seed_states() -> Callable[[], RequestState]:
     """Fresh per-request states for the seed protocol."""
     return SeedState
+
+
+def responses_states() -> Callable[[], RequestState]:
+    """Fresh per-request states for OpenAI's Responses WebSocket mode."""
+    return ResponsesState

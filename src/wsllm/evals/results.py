@@ -1,56 +1,16 @@
-"""What running a test produces: the target's response, its stream metrics, its grading."""
+"""What running a suite produces: each target response, its grading, and the run as a whole."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from wsllm.evals.model import Prompt, Target, TestCase
+from wsllm.client.recorder import Frame, StreamMetrics
+from wsllm.evals.schema import EvalConfig, Prompt, Target, TestCase
 
 Status = Literal["pass", "fail", "error"]
-
-
-@dataclass(frozen=True, slots=True)
-class StreamMetrics:
-    """One call's stream, measured on the client, in milliseconds from the request being sent.
-
-    `first_delta_ms` is the first content frame: any frame but a JSON control frame (`ready`,
-    `done`, `error`, `ping`, `pong`, ...). `max_gap_ms` is the largest silence between consecutive
-    frames from the first content frame to the last frame. `total_ms` runs from before connecting
-    to the final frame, as promptfoo's latency does.
-    """
-
-    connect_ms: float | None = None
-    first_frame_ms: float | None = None
-    first_delta_ms: float | None = None
-    total_ms: float = 0.0
-    frames: int = 0
-    max_gap_ms: float | None = None
-    bytes: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        """The figures, rounded to 0.01 ms."""
-        return {
-            "connectMs": _round(self.connect_ms),
-            "firstFrameMs": _round(self.first_frame_ms),
-            "firstDeltaMs": _round(self.first_delta_ms),
-            "totalMs": _round(self.total_ms),
-            "frames": self.frames,
-            "maxGapMs": _round(self.max_gap_ms),
-            "bytes": self.bytes,
-        }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
-
-
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """One received frame and when it arrived, in ms since the request was sent."""
-
-    at_ms: float
-    data: str
 
 
 @dataclass(slots=True)
@@ -114,3 +74,31 @@ class TestResult:
         if self.response.error is not None or self.grading is None:
             return 0.0 if self.response.error is not None else 1.0
         return self.grading.score
+
+
+@dataclass(slots=True)
+class EvalRun:
+    """A finished (or stopped) run and its results in plan order."""
+
+    id: str
+    config: EvalConfig
+    started_at: datetime
+    planned: int
+    results: list[TestResult] = field(default_factory=list)
+    duration_s: float = 0.0
+    interrupted: bool = False
+    grader_usage: dict[str, int] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        """How many results passed, failed and errored."""
+        counts = {"pass": 0, "fail": 0, "error": 0}
+        for result in self.results:
+            counts[result.status] += 1
+        return counts
+
+
+def new_run(config: EvalConfig, planned: int) -> EvalRun:
+    """A new, empty run record with a unique, sortable id such as `eval-20261121T093000-1a2b3c`."""
+    now = datetime.now(UTC)
+    run_id = f"eval-{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+    return EvalRun(run_id, config, now, planned)

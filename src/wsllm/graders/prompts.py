@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from wsllm.errors import GraderAnswerError
+
 Messages = list[dict[str, str]]
 
 
@@ -21,10 +23,6 @@ class GradeTask:
     def chat(self) -> Messages:
         """The messages as Chat Completions wants them."""
         return [{"role": role, "content": content} for role, content in self.messages]
-
-
-class GraderAnswerError(ValueError):
-    """The grader's answer is not in the form asked for."""
 
 
 def rubric_task(output: str, rubric: str) -> GradeTask:

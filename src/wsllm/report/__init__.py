@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from wsllm.errors import ConfigError
-from wsllm.evals.runner import EvalRun
+from wsllm.evals.results import EvalRun
 
 FORMATS = (".json", ".jsonl", ".yaml", ".yml", ".csv", ".xml", ".html")
 

@@ -6,11 +6,11 @@ import csv
 import json
 from pathlib import Path
 
-from wsllm.evals.runner import EvalRun
+from wsllm.evals.results import EvalRun
 
 COLUMNS = (
     "test", "repeat", "description", "vars", "prompt", "target", "status", "score", "output",
-    "reason", "error", "latency_ms", "first_frame_ms", "first_delta_ms", "max_gap_ms", "frames",
+    "reason", "error", "latency_ms", "ttft_ms", "max_gap_ms", "deltas", "frames",
     "bytes",
 )  # fmt: skip
 
@@ -33,8 +33,8 @@ def write_csv(run: EvalRun, path: Path) -> None:
                 r.test.index, r.repeat_index, r.test.description or "", _text(r.test.vars),
                 r.rendered_prompt, r.target.label, r.status, f"{r.score:.4g}",
                 _text(r.response.output), reason, r.response.error or "",
-                f"{m.total_ms:.2f}", _ms(m.first_frame_ms), _ms(m.first_delta_ms),
-                _ms(m.max_gap_ms), m.frames, m.bytes,
+                f"{m.total_ms:.2f}", _ms(m.first_delta_ms), _ms(m.max_gap_ms), m.deltas,
+                m.frames, m.bytes,
             ])  # fmt: skip
 
 

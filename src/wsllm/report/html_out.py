@@ -7,8 +7,7 @@ import json
 from html import escape
 from pathlib import Path
 
-from wsllm.evals.results import TestResult
-from wsllm.evals.runner import EvalRun
+from wsllm.evals.results import EvalRun, TestResult
 from wsllm.report.summary import summarise_run
 from wsllm.report.table import stream_figures
 

@@ -9,8 +9,7 @@ import orjson
 import yaml
 
 from wsllm import __version__
-from wsllm.evals.results import TestResult
-from wsllm.evals.runner import EvalRun
+from wsllm.evals.results import EvalRun, TestResult
 from wsllm.report.summary import summarise_run
 
 FAILURE_REASONS = {"pass": 0, "fail": 1, "error": 2}

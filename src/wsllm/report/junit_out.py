@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from wsllm.evals.results import TestResult
-from wsllm.evals.runner import EvalRun
+from wsllm.evals.results import EvalRun, TestResult
 
 
 def case_name(result: TestResult) -> str:

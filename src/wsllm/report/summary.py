@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from wsllm.bench.stats import summarise
-from wsllm.evals.runner import EvalRun
+from wsllm.evals.results import EvalRun
+from wsllm.stats import summarise
 
 
 @dataclass(frozen=True, slots=True)

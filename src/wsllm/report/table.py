@@ -10,8 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from wsllm.evals.results import TestResult
-from wsllm.evals.runner import EvalRun
+from wsllm.evals.results import EvalRun, TestResult
 from wsllm.report.summary import RunSummary, summarise_run
 
 _STYLE = {"pass": "green", "fail": "red", "error": "bold red"}
@@ -34,18 +33,16 @@ def cell(result: TestResult, width: int = 250) -> Text:
 
 
 def stream_figures(result: TestResult) -> str:
-    """`first frame 1ms · ttft 12ms · total 40ms · 67 frames · 3.1 kB · gap 3ms`."""
+    """`TTFT 12ms · total 40ms · 67 frames · 3.1 kB · largest gap 3ms`."""
     m = result.response.metrics
     parts = []
-    if m.first_frame_ms is not None:
-        parts.append(f"first frame {m.first_frame_ms:.0f}ms")
     if m.first_delta_ms is not None:
-        parts.append(f"ttft {m.first_delta_ms:.0f}ms")
+        parts.append(f"TTFT {m.first_delta_ms:.0f}ms")
     parts.append(f"total {m.total_ms:.0f}ms")
     parts.append(f"{m.frames} frames")
     parts.append(f"{m.bytes / 1000:.1f} kB" if m.bytes >= 1000 else f"{m.bytes} B")
     if m.max_gap_ms is not None:
-        parts.append(f"gap {m.max_gap_ms:.0f}ms")
+        parts.append(f"largest gap {m.max_gap_ms:.0f}ms")
     return " · ".join(parts)
 
 

@@ -12,8 +12,9 @@ from aiohttp import web
 
 from wsllm.backends import Backend, create_backend
 from wsllm.server import auth
+from wsllm.server.connection import Mode
 from wsllm.server.context import ServerContext
-from wsllm.server.session import Mode, Session
+from wsllm.server.seed import SeedSession
 from wsllm.settings import Settings
 
 CONTEXT: web.AppKey[ServerContext] = web.AppKey("context")
@@ -107,13 +108,13 @@ def _socket_route(mode: Mode) -> Handler:
         transport = request.transport
         if transport is None:  # the client left during the handshake
             return ws
-        await _serve_session(ctx, Session(ws, transport, ctx, mode, client, identity), client)
+        await _serve_session(ctx, SeedSession(ws, transport, ctx, mode, client, identity), client)
         return ws
 
     return handler
 
 
-async def _serve_session(ctx: ServerContext, session: Session, client: str) -> None:
+async def _serve_session(ctx: ServerContext, session: SeedSession, client: str) -> None:
     ctx.limits.opened(client)
     ctx.sessions.add(session)
     ctx.metrics.connections_open += 1

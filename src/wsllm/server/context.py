@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from wsllm.backends import Backend
 from wsllm.server.limits import ConnectionLimits, RateLimiter
 from wsllm.server.metrics import ServerMetrics
 from wsllm.settings import Settings
 
-if TYPE_CHECKING:
-    from wsllm.server.session import Session
+
+class Session(Protocol):
+    """A live connection, as the server's drain sees it."""
+
+    @property
+    def busy(self) -> bool:
+        """Whether a request is running or waiting."""
+        ...
+
+    async def drain(self, timeout: float) -> None:
+        """Finish up within `timeout`, then close."""
+        ...
 
 
 @dataclass(slots=True)

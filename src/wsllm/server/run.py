@@ -17,7 +17,7 @@ from aiohttp import web
 
 from wsllm.backends import create_backend
 from wsllm.errors import ConfigError
-from wsllm.loop import use_uvloop
+from wsllm.process import use_uvloop
 from wsllm.server.app import create_app
 from wsllm.settings import Settings
 

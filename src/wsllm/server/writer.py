@@ -12,13 +12,11 @@ import struct
 
 from aiohttp import web
 
+from wsllm.errors import SlowConsumer
+
 _LEN16 = struct.Struct("!BBH")
 _LEN64 = struct.Struct("!BBQ")
 _TEXT_FIN = 0x81
-
-
-class SlowConsumer(ConnectionError):
-    """The client stopped reading and its send buffer stayed full."""
 
 
 def text_frame_header(length: int) -> bytes:
@@ -46,6 +44,7 @@ class FrameWriter:
         self._scheduled = False
         self._high_water = high_water
         self._patience = patience
+        self._gave_up = False
 
     async def write(self, payload: bytes) -> None:
         """Queue one text frame; wait while the client is not keeping up."""
@@ -56,15 +55,12 @@ class FrameWriter:
         if not self._scheduled:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self.flush)
-        if self._transport.get_write_buffer_size() > self._high_water:
+        if self._transport.get_write_buffer_size() > self._high_water and not self._gave_up:
             await self._wait_for_room()
 
-    def write_now(self, payload: bytes) -> None:
-        """Queue one frame without waiting for room (a last word to a slow client)."""
-        if not self._ws.closed and not self._transport.is_closing():
-            self._pending.append(text_frame_header(len(payload)))
-            self._pending.append(payload)
-            self.flush()
+    def give_up(self) -> None:
+        """Stop waiting for a slow client: what is written now is its last word."""
+        self._gave_up = True
 
     def flush(self) -> None:
         """Write everything queued now (before a close frame, say)."""

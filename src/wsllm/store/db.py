@@ -1,8 +1,8 @@
 """Runs and results in SQLite: written as each test finishes, read by the viewer.
 
 WAL mode lets several runs write at once and the viewer read meanwhile. A file that is not a
-wsllm database, is damaged, or comes from a newer wsllm is refused with a clear error and never
-written to.
+wsllm database, is damaged, or comes from a newer wsllm is refused with a clear error before
+anything is written to it, and left byte for byte as it was.
 """
 
 from __future__ import annotations
@@ -16,14 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from wsllm.errors import WsllmError
-from wsllm.evals.results import TestResult
-from wsllm.evals.runner import EvalRun
+from wsllm.errors import StoreError
+from wsllm.store.records import ResultRecord, RunEnd, RunRecord
 from wsllm.store.schema import MIGRATIONS, SCHEMA_VERSION
-
-
-class StoreError(WsllmError):
-    """The database cannot be used; the message says why and what to do."""
 
 
 def default_db_path() -> Path:
@@ -34,16 +29,10 @@ def default_db_path() -> Path:
     return Path(base) / "wsllm" / "results.db"
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-
-
-def pack_frames(result: TestResult) -> bytes:
-    """The frames kept (the first `--max-frames`) with their arrival times, as compressed JSON."""
-    frames = [[round(f.at_ms, 3), f.data] for f in result.response.frames]
-    return zlib.compress(json.dumps(frames, ensure_ascii=False).encode(), 3)
+def pack_frames(frames: list[tuple[float, str]]) -> bytes:
+    """Frames with their arrival times, as compressed JSON."""
+    packed = [[round(at, 3), data] for at, data in frames]
+    return zlib.compress(json.dumps(packed, ensure_ascii=False).encode(), 3)
 
 
 def unpack_frames(blob: bytes | None) -> list[list[Any]]:
@@ -54,6 +43,12 @@ def unpack_frames(blob: bytes | None) -> list[list[Any]]:
     return frames
 
 
+def _damaged(path: Path, exc: Exception) -> StoreError:
+    return StoreError(
+        f"{path} is not a wsllm results database, or it is damaged ({exc}); it was left as it is"
+    )
+
+
 class ResultStore:
     """One open database."""
 
@@ -62,37 +57,45 @@ class ResultStore:
         if not path.exists() and not create:
             raise StoreError(f"{path}: no results database here (run `wsllm eval` first)")
         self._db = self._open(path)
-        self._migrate()
+        try:
+            self._prepare()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise _damaged(path, exc) from exc
+        except StoreError:
+            self._db.close()
+            raise
 
     def _open(self, path: Path) -> sqlite3.Connection:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA busy_timeout = 10000")
-            self._check_header(db)
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = NORMAL")
-            db.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"{path} is not a wsllm results database, or it is damaged ({exc}); it was left as it is"
-            ) from exc
+            raise _damaged(path, exc) from exc
         except OSError as exc:
             raise StoreError(f"{path}: cannot open: {exc.strerror or exc}") from exc
+        db.row_factory = sqlite3.Row
         return db
 
-    def _check_header(self, db: sqlite3.Connection) -> None:
-        # A full integrity check would grow with the file; the header and the schema page tell
-        # a stray or truncated file apart at once, and later damage surfaces as DatabaseError.
+    def _prepare(self) -> None:
+        """Check the file (reading only), then switch on WAL and bring the schema up to date."""
+        self._check_header()
+        self._db.execute("PRAGMA busy_timeout = 10000")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        self._check_ours(version)
+        self._check_health()
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._migrate()
+
+    def _check_header(self) -> None:
         if self.path.exists() and self.path.stat().st_size > 0:
             with self.path.open("rb") as handle:
                 if handle.read(16) != b"SQLite format 3\x00":
                     raise sqlite3.DatabaseError("file is not a database")
-        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
 
-    def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+    def _check_ours(self, version: int) -> None:
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} was written by a newer wsllm (schema {version}; this one reads up to "
@@ -105,10 +108,26 @@ class ResultStore:
             raise StoreError(
                 f"{self.path} is an SQLite database but not wsllm's; it was left as it is"
             )
-        for number in range(version, SCHEMA_VERSION):
-            with self._transaction():
-                script = MIGRATIONS[number] + f";\nPRAGMA user_version = {number + 1};"
-                self._db.executescript("BEGIN;\n" + script + "\nCOMMIT;")
+
+    def _check_health(self) -> None:
+        problems = [r[0] for r in self._db.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            raise StoreError(
+                f"{self.path} is damaged ({'; '.join(problems)}); it was left as it is. Move it "
+                "aside (wsllm starts a new one), or try `sqlite3 FILE .recover`"
+            )
+
+    def _migrate(self) -> None:
+        # Several processes may open a new file at once: the first takes the write lock and
+        # migrates; the others wait for it, then see the version it left.
+        self._db.execute("BEGIN IMMEDIATE")
+        with self._transaction():
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            for number in range(version, SCHEMA_VERSION):
+                for statement in _statements(MIGRATIONS[number]):
+                    self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._db.execute("COMMIT")
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -119,59 +138,48 @@ class ResultStore:
                 self._db.execute("ROLLBACK")
             raise
 
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Database errors while writing become a StoreError saying what happened."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot write ({exc}); what was stored is kept") from exc
+
     def close(self) -> None:
         """Close the database."""
         self._db.close()
 
-    def begin_run(self, run: EvalRun) -> None:
+    def begin_run(self, run: RunRecord) -> None:
         """Record a run as it starts."""
-        config = run.config
-        columns = [
-            {"prompt": p.label, "target": t.label, "prompt_idx": pi, "target_idx": ti}
-            for pi, p in enumerate(config.prompts)
-            for ti, t in enumerate(config.targets)
-        ]
-        self._db.execute(
-            "INSERT INTO runs (id, created_at, description, config_path, config_json, status, planned, columns_json)"
-            " VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
-            (run.id, run.started_at.isoformat(), config.description, str(config.path),
-             json.dumps(config.raw, ensure_ascii=False, default=str), run.planned, json.dumps(columns)),
-        )  # fmt: skip
+        with self._writing():
+            self._db.execute(
+                "INSERT INTO runs (id, created_at, description, config_path, config_json, status, planned, columns_json)"
+                " VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+                (run.id, run.created_at, run.description, run.config_path,
+                 json.dumps(run.config, ensure_ascii=False, default=str), run.planned, json.dumps(run.columns)),
+            )  # fmt: skip
 
-    def add_results(self, run_id: str, results: list[tuple[int, TestResult]]) -> None:
-        """Store finished results (index in the plan, result), in one transaction."""
-        rows = [self._row(run_id, index, result) for index, result in results]
-        self._db.execute("BEGIN")
-        with self._transaction():
-            self._db.executemany(
-                "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                rows,
-            )
-            self._db.execute("COMMIT")
+    def add_results(self, run_id: str, results: list[ResultRecord]) -> None:
+        """Store finished results, in one transaction."""
+        rows = [_row(run_id, result) for result in results]
+        with self._writing():
+            self._db.execute("BEGIN")
+            with self._transaction():
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    rows,
+                )
+                self._db.execute("COMMIT")
 
-    @staticmethod
-    def _row(run_id: str, index: int, r: TestResult) -> tuple[Any, ...]:
-        m = r.response.metrics
-        grading = r.grading
-        return (
-            run_id, index, r.test.index, r.prompt_index, r.target_index, r.repeat_index,
-            r.test.description, json.dumps(r.test.vars, ensure_ascii=False, default=str),
-            r.rendered_prompt, r.status, r.score, _text(r.response.output), r.response.error,
-            grading.reason if grading else None,
-            json.dumps(grading.as_dict(), ensure_ascii=False, default=str) if grading else None,
-            m.total_ms, m.first_frame_ms, m.first_delta_ms, m.max_gap_ms, m.frames, m.bytes,
-            r.response.frames_dropped, pack_frames(r),
-        )  # fmt: skip
-
-    def finish_run(self, run: EvalRun, summary: dict[str, Any]) -> None:
+    def finish_run(self, run_id: str, end: RunEnd) -> None:
         """Record how the run ended."""
-        counts = run.counts()
-        status = "interrupted" if run.interrupted else "finished"
-        self._db.execute(
-            "UPDATE runs SET status = ?, duration_s = ?, passed = ?, failed = ?, errors = ?, summary_json = ?"
-            " WHERE id = ?",
-            (status, run.duration_s, counts["pass"], counts["fail"], counts["error"], json.dumps(summary), run.id),
-        )  # fmt: skip
+        with self._writing():
+            self._db.execute(
+                "UPDATE runs SET status = ?, duration_s = ?, passed = ?, failed = ?, errors = ?, summary_json = ?"
+                " WHERE id = ?",
+                (end.status, end.duration_s, end.passed, end.failed, end.errors, json.dumps(end.summary), run_id),
+            )  # fmt: skip
 
     # Reading, for the viewer.
 
@@ -294,6 +302,20 @@ class ResultStore:
             record["vars"] = json.loads(record.pop("vars_json"))
             out.append(record)
         return out
+
+
+def _statements(script: str) -> list[str]:
+    return [part.strip() for part in script.split(";") if part.strip()]
+
+
+def _row(run_id: str, r: ResultRecord) -> tuple[Any, ...]:
+    grading = None if r.grading is None else json.dumps(r.grading, ensure_ascii=False, default=str)
+    return (
+        run_id, r.idx, r.test_idx, r.prompt_idx, r.target_idx, r.repeat_idx, r.description,
+        json.dumps(r.vars, ensure_ascii=False, default=str), r.prompt, r.status, r.score, r.output,
+        r.error, r.reason, grading, r.latency_ms, None, r.first_delta_ms, r.max_gap_ms, r.frames,
+        r.bytes, r.frames_dropped, pack_frames(r.frames_list),
+    )  # fmt: skip
 
 
 def _run_row(row: dict[str, Any]) -> dict[str, Any]:

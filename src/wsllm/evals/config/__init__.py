@@ -1,0 +1,1 @@
+"""Config files: loading, checking every key, test and prompt files."""

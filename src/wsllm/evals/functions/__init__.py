@@ -1,0 +1,1 @@
+"""Functions from configs, in JavaScript (an embedded QuickJS) or Python, bounded in time."""

@@ -1,0 +1,126 @@
+"""Compile the functions a config names (streamResponse, transformResponse, script assertions)
+once, at load, so broken ones stop the run before it starts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from wsllm.client.fold import FoldCall, StreamFunction
+from wsllm.evals.functions import pyfuncs
+from wsllm.evals.functions.bounds import DEFAULT_LIMIT_S
+from wsllm.evals.functions.jsengine import JsEngine, JsFunction, JsStream, is_js_file
+from wsllm.evals.schema import ScriptFunction
+from wsllm.evals.validate import Where
+
+STREAM_PARAMS = ("accumulator", "data", "context")
+TRANSFORM_PARAMS = ("data",)
+ASSERT_PARAMS = ("output", "context")
+INITIAL_ACCUMULATOR: dict[str, Any] = {"error": "unknown error occurred"}
+
+
+class PyStream:
+    """A Python streamResponse: `(accumulator, event, context) -> (response, done)`."""
+
+    def __init__(self, function: pyfuncs.PyFunction) -> None:
+        self._function = function
+
+    def start(self, context: dict[str, Any]) -> FoldCall:
+        """Begin one call with promptfoo's initial accumulator."""
+        return PyStreamCall(self._function, context)
+
+
+class PyStreamCall:
+    """One call's fold: the accumulator lives here."""
+
+    def __init__(self, function: pyfuncs.PyFunction, context: dict[str, Any]) -> None:
+        self._function = function
+        self._context = context
+        self._accumulator: Any = dict(INITIAL_ACCUMULATOR)
+
+    def step(self, data: str) -> tuple[bool, Any]:
+        """Feed one frame."""
+        result = self._function(self._accumulator, {"data": data}, self._context)
+        if not isinstance(result, tuple | list) or len(result) < 2:
+            raise TypeError(f"streamResponse must return (response, done), got {result!r}")
+        self._accumulator = result[0]
+        return bool(result[1]), result[0]
+
+    def close(self) -> None:
+        """Nothing held outside Python."""
+
+
+class FunctionCompiler:
+    """Compiles user functions; the JavaScript engine starts on first use."""
+
+    def __init__(self, base: Path, env: Mapping[str, str], limit_s: float = DEFAULT_LIMIT_S):
+        self.base = base
+        self._env = dict(env)
+        self._limit = limit_s
+        self._js: JsEngine | None = None
+
+    @property
+    def js(self) -> JsEngine:
+        """The run's JavaScript engine, started on first use."""
+        if self._js is None:
+            self._js = JsEngine(self._env, self._limit)
+        return self._js
+
+    def stream_function(self, source: str, where: Where) -> StreamFunction:
+        """streamResponse: JavaScript, unless a `.py` file or the `python:` marker says Python."""
+        python = self._python(source, STREAM_PARAMS, "stream_response", where)
+        if python is not None:
+            return PyStream(python)
+        return JsStream(self.js, self.js.compile(source.strip(), STREAM_PARAMS, str(where),
+                                                 self.base))  # fmt: skip
+
+    def transform_function(self, source: str, where: Where) -> ScriptFunction:
+        """transformResponse: JavaScript, unless a `.py` file or `python:` says Python."""
+        python = self._python(source, TRANSFORM_PARAMS, "transform_response", where)
+        if python is not None:
+            return python
+        index = self.js.compile(source.strip(), TRANSFORM_PARAMS, str(where), self.base)
+        return JsFunction(self.js, index)
+
+    def _python(self, source: str, params: tuple[str, ...], default: str, where: Where
+                ) -> pyfuncs.PyFunction | None:  # fmt: skip
+        text = source.strip()
+        if text.startswith("file://") and text[7:].split(":", 1)[0].endswith(".py"):
+            function = pyfuncs.load_file_function(text[7:], default, str(where), self.base)
+        elif pyfuncs.is_inline_python(text):
+            py_params = ("accumulator", "event", "context") if params == STREAM_PARAMS else params
+            function = pyfuncs.compile_inline(text, py_params, str(where))
+        else:
+            return None
+        return pyfuncs.guarded(function, self._limit)
+
+    def javascript_assertion(self, source: str, where: Where) -> ScriptFunction:
+        """A `javascript` assertion: an expression, a body with `return`, or a file."""
+        text = source.rstrip()
+        if not text.startswith("file://") and "\n" not in text:
+            text = build_function_body(text)
+        elif text.startswith("file://") and not is_js_file(text[7:]):
+            raise where.error("a javascript assertion's file must be .js, .cjs or .mjs")
+        return JsFunction(self.js, self.js.compile(text, ASSERT_PARAMS, str(where), self.base))
+
+    def python_assertion(self, source: str, where: Where) -> ScriptFunction:
+        """A `python` assertion: an expression, a body with `return`, or `file://x.py:fn`."""
+        text = source.strip()
+        if text.startswith("file://"):
+            function = pyfuncs.load_file_function(text[7:], "get_assert", str(where), self.base)
+        else:
+            function = pyfuncs.compile_inline(source, ASSERT_PARAMS, str(where))
+        return pyfuncs.guarded(function, self._limit)
+
+
+def build_function_body(code: str) -> str:
+    """One line of JavaScript as a function body: `return` the last expression."""
+    trimmed = re.sub(r";+\s*$", "", code.strip())
+    if re.match(r"^(const|let|var)\s", trimmed) and ";" in trimmed:
+        statements, _, expression = trimmed.rpartition(";")
+        if expression.strip():
+            return f"{statements}; return {expression.strip()}"
+        return trimmed
+    return f"return {trimmed}"

@@ -1,0 +1,1 @@
+"""OpenAI-compatible servers: the one HTTP client, and pure codecs for each API it speaks."""
