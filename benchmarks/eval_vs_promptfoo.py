@@ -96,7 +96,9 @@ def main() -> None:
         env = {**os.environ, "PROMPTFOO_DISABLE_TELEMETRY": "1", "PROMPTFOO_DISABLE_UPDATE": "1",
                "PROMPTFOO_CONFIG_DIR": str(folder / "pf"), "CI": "true"}  # fmt: skip
         common = ["-j", str(args.concurrency), "--no-table"]
-        wsllm = [sys.executable, "-m", "wsllm", "eval", "--no-progress", *common]
+        # Runs are stored, as a user's would be, but in a database of the benchmark's own.
+        store = ["--db", str(folder / "bench-results.db")]
+        wsllm = [sys.executable, "-m", "wsllm", "eval", "--no-progress", *store, *common]
         tools = {"wsllm": [*wsllm, "-o", str(folder / "wsllm.json")]}
         if args.promptfoo_cmd:
             promptfoo = [

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from tests.fakes.openai_upstream import FakeOpenAI
-from wsllm.server import create_app
+from wsllm.server.app import create_app
 from wsllm.settings import Settings, load_settings
 
 Frame = dict[str, Any]

@@ -120,3 +120,23 @@ async def test_the_client_closes_with_a_close_handshake(start_server: ServerFact
     ws = await connect(ws_url(base, "/ws-stream"))
     ws.close()
     assert await asyncio.wait_for(ws.closed, 5) == 1000  # the server echoed our close frame
+
+
+async def test_no_subprotocol_header_is_sent_when_none_is_offered() -> None:
+    heads: list[bytes] = []
+
+    async def peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        heads.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(peer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        with pytest.raises(HandshakeError):
+            await connect(f"ws://127.0.0.1:{port}/")
+        with pytest.raises(HandshakeError):
+            await connect(f"ws://127.0.0.1:{port}/", subprotocols=("wsllm",))
+    assert b"sec-websocket-protocol" not in heads[0].lower()  # an empty one is refused by ws
+    assert b"Sec-WebSocket-Protocol: wsllm" in heads[1]

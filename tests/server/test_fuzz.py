@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import make_settings, running, ws_url
-from wsllm.server import create_app
+from wsllm.server.app import create_app
 
 json_values = st.recursive(
     st.none()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from wsllm.openai.client import Limits, OpenAIClient
+from wsllm.openai.client import OpenAIClient
+from wsllm.openai.endpoint import Limits
 from wsllm.settings import Settings
 
 

@@ -169,8 +169,8 @@ async def connect(
         uri = parse_uri(url)
     except InvalidURI as exc:
         raise TargetError(f"not a WebSocket URL: {url}") from exc
-    ws = ClientProtocol(uri, subprotocols=[Subprotocol(p) for p in subprotocols],
-                        max_size=max_size)  # fmt: skip
+    offered = [Subprotocol(p) for p in subprotocols] or None  # no empty header: servers refuse it
+    ws = ClientProtocol(uri, subprotocols=offered, max_size=max_size)
     loop = asyncio.get_running_loop()
     context = ssl.create_default_context() if uri.secure else None
     _, protocol = await loop.create_connection(

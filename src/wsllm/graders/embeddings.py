@@ -8,12 +8,15 @@ import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from wsllm.errors import ConfigError, EmbeddingError
 from wsllm.openai import embeddings
-from wsllm.openai.client import Limits, OpenAIClient, resolve_endpoint
+from wsllm.openai.endpoint import Limits, resolve_endpoint
 from wsllm.registry import Registry
+
+if TYPE_CHECKING:
+    from wsllm.openai.client import OpenAIClient
 
 Vector = list[float]
 LOCAL = "local:all-minilm-l6-v2"
@@ -140,6 +143,8 @@ class Embedders:
 
     def openai(self, model: str, config: dict[str, Any]) -> OpenAIEmbedder:
         """An embedder on an OpenAI-compatible endpoint."""
+        from wsllm.openai.client import OpenAIClient  # HTTP only for runs that embed remotely
+
         base, key = resolve_endpoint(config.get("apiBaseUrl"), config.get("apiKey"), self.environ)
         client = OpenAIClient(base, key, Limits(silence_timeout=60.0, deadline=120.0, retries=4))
         self._clients.append(client)

@@ -14,14 +14,17 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from wsllm import textmetrics
 from wsllm.errors import ConfigError, GraderError, UpstreamError
 from wsllm.graders.prompts import GradeTask
 from wsllm.openai import chat, responses
-from wsllm.openai.client import Limits, OpenAIClient, resolve_endpoint
+from wsllm.openai.endpoint import Limits, resolve_endpoint
 from wsllm.registry import Registry
+
+if TYPE_CHECKING:
+    from wsllm.openai.client import OpenAIClient
 
 SIMULATED_LABEL = "[simulated grader: not a real judge]"
 GRADER_LIMITS = Limits(silence_timeout=120.0, deadline=300.0, retries=4)
@@ -262,6 +265,8 @@ class Graders:
         """The shared client for the endpoint a provider config names."""
         base, key = resolve_endpoint(config.get("apiBaseUrl"), config.get("apiKey"), self.environ)
         if (base, key) not in self._clients:
+            from wsllm.openai.client import OpenAIClient  # HTTP only for runs that grade by model
+
             self._clients[(base, key)] = OpenAIClient(base, key, GRADER_LIMITS)
         return self._clients[(base, key)]
 

@@ -16,7 +16,6 @@ import random
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -24,30 +23,8 @@ import orjson
 
 from wsllm.codes import ErrorCode
 from wsllm.errors import UpstreamError
+from wsllm.openai.endpoint import Limits
 from wsllm.sse import SSEEvent, SSEParser
-
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """How long and how much: every bound of one request."""
-
-    connect_timeout: float = 10.0
-    silence_timeout: float = 60.0
-    deadline: float = 600.0
-    max_event_bytes: int = 8 * 1024 * 1024
-    max_body_bytes: int = 32 * 1024 * 1024
-    max_error_bytes: int = 64 * 1024
-    retries: int = 0
-
-
-def resolve_endpoint(
-    base_url: str | None, api_key: str | None, environ: Mapping[str, str]
-) -> tuple[str, str | None]:
-    """(base URL, key): the ones given, else OPENAI_BASE_URL and OPENAI_API_KEY, else OpenAI's."""
-    base = base_url or environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
-    return base.rstrip("/"), api_key or environ.get("OPENAI_API_KEY") or None
 
 
 def status_error(status: int, detail: str, retry_after: float | None = None) -> UpstreamError:

@@ -1,5 +1,1 @@
-"""The WebSocket server: `/health`, `/ws` and `/ws-stream` over one backend."""
-
-from wsllm.server.app import create_app
-
-__all__ = ["create_app"]
+"""The WebSocket server: `/health`, the seed protocol on `/ws` and `/ws-stream`, one backend."""
