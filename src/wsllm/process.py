@@ -4,6 +4,7 @@ text, or one JSON object a line for log pipelines)."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import sys
 import time
@@ -61,3 +62,11 @@ def use_uvloop() -> None:
     except ImportError:
         return
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def listen_error(host: str, port: int, exc: OSError) -> str:
+    """Why a port cannot be listened on, and what to do about it (`wsllm serve` and `view`)."""
+    text = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    if exc.errno == errno.EADDRINUSE:
+        text += "; the port is taken: pick another with --port, or --port 0 for a free one"
+    return text

@@ -22,6 +22,8 @@ async def serve_against(start_server: ServerFactory, fake: FakeOpenAI, backend: 
         openai_api_key="sk-test",
         model="test-model",
         upstream_timeout="1",
+        upstream_deadline="2",
+        upstream_max_bytes="1000000",
     )
 
 
@@ -93,12 +95,19 @@ FAILURES = [
     ("openai", "cut", "upstream_interrupted", "closed the stream"),
     ("openai", "stall", "upstream_timeout", "sent nothing for 1 s"),
     ("openai", "garbage", "upstream_protocol", "not JSON"),
+    ("openai", "html", "upstream_protocol", "answered with text/html, not an event stream"),
+    ("openai", "comments", "upstream_timeout", "did not finish within 2 s"),
+    ("openai", "trickle", "upstream_timeout", "did not finish within 2 s"),
+    ("openai", "endless-line", "upstream_protocol", "larger than 1000000 bytes"),
+    ("openai", "endless-error", "upstream_server_error", "(500)"),
     ("openai-chat", "status:401", "upstream_auth", "Incorrect API key"),
     ("openai-chat", "status:429", "upstream_rate_limited", "Rate limit"),
     ("openai-chat", "status:500", "upstream_server_error", "(500)"),
     ("openai-chat", "chat-error", "upstream_failed", "model crashed"),
     ("openai-chat", "cut", "upstream_interrupted", "closed the stream"),
     ("openai-chat", "stall", "upstream_timeout", "sent nothing"),
+    ("openai-chat", "html", "upstream_protocol", "text/html"),
+    ("openai-chat", "choices-5", "upstream_protocol", '"choices" is not a list'),
 ]
 
 
@@ -192,3 +201,20 @@ async def test_a_client_leaving_midstream_closes_the_upstream_call(
             break
         await asyncio.sleep(0.02)
     assert fake_openai.open_streams == 0
+
+
+async def test_the_conversation_sent_upstream_keeps_within_its_byte_cap(
+    start_server: ServerFactory, fake_openai: FakeOpenAI, http: aiohttp.ClientSession
+) -> None:
+    base = await start_server(backend="openai-chat", openai_base_url=fake_openai.base_url,
+                              openai_api_key="k", conversation_max_bytes="2000")  # fmt: skip
+    async with http.ws_connect(ws_url(base, "/ws-stream")) as ws:
+        await receive(ws)
+        for turn in range(20):
+            frames = await ask(ws, {"input": f"turn {turn} " + "x" * 300, "continue": True})
+            assert frames[-1]["type"] == "done"
+    messages = fake_openai.requests[-1].body["messages"]
+    earlier = messages[:-1]
+    assert sum(len(m["content"].encode()) for m in earlier) <= 2000  # the oldest turns went first
+    assert earlier[-2]["content"].startswith("turn 18 ")  # and the newest stayed
+    assert messages[-1]["content"].startswith("turn 19 ")

@@ -2,7 +2,9 @@
 
 It speaks the real wire format (the SSE event sequences and error bodies the OpenAI API sends) and
 can be told to misbehave: an HTTP error status, an `error` or `response.failed` event, a stream cut
-midway, a stall, or events that are not JSON.
+midway, a stall, events that are not JSON; or the ways a broken proxy misbehaves: a web page
+instead of a stream, only keep-alive comments, a byte a second, a line that never ends, an error
+body that never ends, chunks of the wrong shape.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-Behaviour = str  # "ok", "status:NNN", "error-event", "failed", "cut", "stall", "garbage", "slow"
+# "ok", "status:NNN", "error-event", "failed", "cut", "stall", "garbage", "html", "comments",
+# "trickle", "endless-line", "endless-error", and for chat "choices-5", "delta-null"
+Behaviour = str
 
 _ERROR_BODIES = {
     401: ("Incorrect API key provided: sk-bad.", "invalid_request_error", "invalid_api_key"),
@@ -75,7 +79,7 @@ class FakeOpenAI:
 
     async def _responses(self, request: web.Request) -> web.StreamResponse:
         body = await self._record(request)
-        failure = self._status_error()
+        failure = self._status_error() or await self._broken(request)
         if failure is not None:
             return failure
         if self.behaviour == "stall" and not body.get("stream"):
@@ -89,7 +93,7 @@ class FakeOpenAI:
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await self._record(request)
-        failure = self._status_error()
+        failure = self._status_error() or await self._broken(request)
         if failure is not None:
             return failure
         last = body["messages"][-1]["content"]
@@ -98,6 +102,33 @@ class FakeOpenAI:
         if not body.get("stream"):
             return web.json_response(_chat_object(cid, body["model"], "".join(tokens)))
         return await self._stream(request, _chat_events(cid, body["model"], tokens))
+
+    async def _broken(self, request: web.Request) -> web.StreamResponse | None:
+        """The answers of a broken proxy or server, before any event."""
+        if self.behaviour == "html":
+            return web.Response(text="<html><body>Sign in to continue</body></html>",
+                                content_type="text/html")  # fmt: skip
+        forever = {
+            "comments": (b": keep-alive\n\n", 0.05, 200),
+            "trickle": (b"d", 0.2, 200),
+            "endless-line": (b"data: " + b"x" * 65536, 0.0, 200),
+            "endless-error": (b"x" * 65536, 0.0, 500),
+        }
+        if self.behaviour not in forever:
+            return None
+        chunk, pause, status = forever[self.behaviour]
+        kind = "text/event-stream" if status == 200 else "text/plain"
+        response = web.StreamResponse(status=status, headers={"Content-Type": kind})
+        await response.prepare(request)
+        self.open_streams += 1
+        try:
+            while True:  # until the client gives up and closes the connection
+                await response.write(chunk)
+                await asyncio.sleep(pause)
+        except (ConnectionError, RuntimeError):
+            return response
+        finally:
+            self.open_streams -= 1
 
     async def _stream(self, request: web.Request, events: list[bytes]) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
@@ -130,6 +161,9 @@ class FakeOpenAI:
             await response.write_eof()
         elif self.behaviour == "chat-error":
             await response.write(b'data: {"error": {"message": "model crashed", "code": 500}}\n\n')
+            await response.write_eof()
+        elif self.behaviour == "choices-5":
+            await response.write(b'data: {"id": "c", "choices": 5}\n\n')
             await response.write_eof()
         elif self.behaviour == "garbage":
             await response.write(b"event: response.output_text.delta\ndata: {not json\n\n")
@@ -171,6 +205,7 @@ def _responses_events(rid: str, model: str, tokens: list[str]) -> list[bytes]:
         ("response.in_progress", {"response": _response_object(rid, model, "in_progress", "")}),
         ("response.output_item.added", {"output_index": 0, "item": {"id": f"msg_{rid}"}}),
         ("response.content_part.added", {**item, "part": {"type": "output_text", "text": ""}}),
+        ("response.output_text.delta", {**item, "delta": None, "logprobs": []}),
         *(("response.output_text.delta", {**item, "delta": t, "logprobs": []}) for t in tokens),
         ("response.output_text.done", {**item, "text": text, "logprobs": []}),
         ("response.content_part.done", {**item, "part": {"type": "output_text", "text": text}}),
@@ -205,7 +240,7 @@ def _chat_object(cid: str, model: str, text: str) -> dict[str, Any]:
 
 def _chat_events(cid: str, model: str, tokens: list[str]) -> list[bytes]:
     base = {"id": cid, "object": "chat.completion.chunk", "created": 0, "model": model}
-    deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+    deltas: list[dict[str, Any] | None] = [{"role": "assistant", "content": None}, None]
     deltas += [{"content": t} for t in tokens]
     chunks = [
         {**base, "choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas

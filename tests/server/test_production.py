@@ -176,6 +176,29 @@ async def test_an_idle_connection_is_closed(
         assert (ws.close_code, message.extra) == (1000, "idle timeout")
 
 
+async def test_the_idle_timeout_fires_while_pings_and_pongs_go_on(
+    start_server: ServerFactory, http: aiohttp.ClientSession
+) -> None:
+    base = await start_server(idle_timeout="0.6", ping_interval="0.1")
+    async with http.ws_connect(ws_url(base, "/ws-stream")) as ws:  # aiohttp answers every ping
+        await receive(ws)
+        message = await ws.receive(timeout=5)
+        assert message.type is aiohttp.WSMsgType.CLOSE
+        assert (ws.close_code, message.extra) == (1000, "idle timeout")
+
+
+async def test_the_idle_timeout_counts_again_after_a_request(
+    start_server: ServerFactory, http: aiohttp.ClientSession
+) -> None:
+    base = await start_server(idle_timeout="0.5", ping_interval="0")
+    async with http.ws_connect(ws_url(base, "/ws-stream")) as ws:
+        await receive(ws)
+        assert (await ask(ws, {"input": "one"}))[-1]["type"] == "done"
+        message = await ws.receive(timeout=5)
+        assert message.type is aiohttp.WSMsgType.CLOSE
+        assert message.extra == "idle timeout"
+
+
 async def test_connection_limits_refuse_at_the_handshake(
     start_server: ServerFactory, http: aiohttp.ClientSession
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 from pathlib import Path
@@ -97,3 +98,77 @@ async def test_several_workers_share_one_port(tmp_path: Path, http: aiohttp.Clie
         assert (
             not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
         )
+
+
+async def flood_pings_without_reading(base: str) -> asyncio.StreamWriter:
+    """A client that sends pings as fast as it can and never reads a byte of the answers."""
+    from websockets.frames import Opcode
+
+    from tests.raw_ws import client_frame, raw_connect
+
+    _, writer = await raw_connect(base, "/ws-stream")
+    ping = client_frame(b"p" * 125, Opcode.PING)
+
+    async def flood() -> None:
+        with contextlib.suppress(ConnectionError):
+            while True:
+                writer.write(ping * 256)
+                await writer.drain()
+
+    asyncio.get_running_loop().create_task(flood())
+    await asyncio.sleep(1.0)  # long enough for both socket buffers to fill
+    return writer
+
+
+async def test_a_client_that_floods_pings_and_never_reads_cannot_hold_shutdown(
+    tmp_path: Path,
+) -> None:
+    env = clean_env(WSLLM_DRAIN_TIMEOUT="1")
+    server = await ServeProcess.start("--port", "0", cwd=tmp_path, env=env)
+    base = await server.base_url()
+    writer = await flood_pings_without_reading(base)
+    server.process.send_signal(signal.SIGTERM)
+    assert await server.exited() == 0  # within the drain timeout and a grace, not never
+    writer.close()
+
+
+async def test_a_second_signal_stops_the_server_at_once(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    server = await ServeProcess.start("--port", "0", "--sim-itl-ms", "50", "--sim-tokens", "400",
+                                      cwd=tmp_path, env=clean_env())  # fmt: skip
+    base = await server.base_url()
+    ws = await http.ws_connect(ws_url(base, "/ws-stream"))
+    await receive(ws)
+    await ws.send_json({"input": "a long answer"})
+    assert (await receive(ws))["type"] == "delta"
+    server.process.send_signal(signal.SIGTERM)
+    await server.line_matching("shutting down")
+    server.process.send_signal(signal.SIGTERM)  # the drain would take 30 s: not waited for
+    assert await server.exited() == 128 + signal.SIGTERM
+    await ws.close()
+
+
+async def test_half_sent_requests_count_toward_the_client_limit_and_time_out(
+    tmp_path: Path,
+) -> None:
+    env = clean_env(WSLLM_MAX_CONNECTIONS_PER_CLIENT="3", WSLLM_HANDSHAKE_TIMEOUT="1")
+    server = await ServeProcess.start("--port", "0", cwd=tmp_path, env=env)
+    host, port = (await server.base_url()).removeprefix("http://").split(":")
+    slow = [await asyncio.open_connection(host, int(port)) for _ in range(3)]
+    for _, writer in slow:
+        writer.write(b"GET /ws-stream HTTP/1.1\r\nHost: x\r\n")  # and never the rest
+    await asyncio.sleep(0.2)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    answer = await asyncio.wait_for(reader.read(), 5)
+    assert answer.startswith(b"HTTP/1.1 429")  # the half-sent ones count
+    assert b"too many connections from this client" in answer
+    for reader, _ in slow:  # each is closed once the header timeout passes
+        assert await asyncio.wait_for(reader.read(), 10) == b""
+    other = await asyncio.open_connection(host, int(port), local_addr=("127.0.0.2", 0))
+    other[1].write(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert (await asyncio.wait_for(other[0].read(), 5)).startswith(b"HTTP/1.1 200")
+    for _, each in [*slow, (reader, writer), other]:
+        each.close()
+    assert await server.stop() == 0

@@ -15,7 +15,12 @@ async def test_health(start_server: ServerFactory, http: aiohttp.ClientSession) 
     base = await start_server()
     async with http.get(f"{base}/health") as response:
         assert response.status == 200
-        assert await response.text() == '{"status":"ok"}'
+        # The seed's answer, with which backend and model serve (for the chat page and probes).
+        assert await response.json() == {
+            "status": "ok",
+            "backend": "simulated",
+            "model": "gpt-4.1-mini",
+        }
         assert response.headers["Access-Control-Allow-Origin"] == "*"
 
 

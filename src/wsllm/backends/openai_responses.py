@@ -33,7 +33,8 @@ class OpenAIResponsesBackend:
         async for event in self._client.post_sse("/responses", body):
             item = responses.read_event(responses.event_payload(event.data))
             if isinstance(item, str):
-                yield item
+                if item:
+                    yield item
             elif item is not None:
                 reply.completion = Completion(item.usage, item.response_id)
                 return

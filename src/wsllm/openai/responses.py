@@ -59,6 +59,8 @@ def read_event(payload: dict[str, Any]) -> str | Finished | None:
     kind = payload.get("type")
     if kind == "response.output_text.delta":
         delta = payload.get("delta")
+        if delta is None:
+            return ""  # some proxies send null for an empty delta: nothing to stream
         if not isinstance(delta, str):
             raise protocol_error("a text delta that is not a string")
         return delta

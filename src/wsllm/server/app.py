@@ -42,8 +42,10 @@ def create_app(settings: Settings, backend: Backend | None = None) -> web.Applic
 
 
 async def health(request: web.Request) -> web.Response:
-    """`GET /health`: the process is up and serving."""
-    return web.Response(body=b'{"status":"ok"}', content_type="application/json")
+    """`GET /health`: the process is up and serving, and which backend and model answer."""
+    ctx = request.app[CONTEXT]
+    body = {"status": "ok", "backend": ctx.backend.name, "model": ctx.settings.model}
+    return web.json_response(body)
 
 
 async def metrics(request: web.Request) -> web.Response:

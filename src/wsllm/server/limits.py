@@ -6,21 +6,42 @@ from collections import defaultdict
 
 
 class ConnectionLimits:
-    """Open connections, in all and per client address; 0 means no limit."""
+    """Open connections, in all and per client address; 0 means no limit.
+
+    WebSocket connections count, and so do connections still sending their first request head
+    ("pending"), so half-sent requests cannot escape the per-client limit.
+    """
 
     def __init__(self, total: int, per_client: int) -> None:
         self._total_limit = total
         self._client_limit = per_client
         self.total = 0
         self._by_client: defaultdict[str, int] = defaultdict(int)
+        self._pending: defaultdict[str, int] = defaultdict(int)
+        self._pending_total = 0
+        self.rejected_early = 0
+        self.timed_out = 0
 
     def refusal(self, client: str) -> tuple[int, str] | None:
         """(HTTP status, reason) if one more connection from `client` is over a limit."""
-        if self._total_limit and self.total >= self._total_limit:
+        if self._total_limit and self.total + self._pending_total >= self._total_limit:
             return 503, "the server is at its connection limit"
-        if self._client_limit and self._by_client[client] >= self._client_limit:
+        count = self._by_client.get(client, 0) + self._pending.get(client, 0)
+        if self._client_limit and count >= self._client_limit:
             return 429, "too many connections from this client"
         return None
+
+    def pending_opened(self, client: str) -> None:
+        """A connection is sending its first request head."""
+        self._pending[client] += 1
+        self._pending_total += 1
+
+    def pending_closed(self, client: str) -> None:
+        """Its head arrived whole (or it went away)."""
+        self._pending[client] -= 1
+        self._pending_total -= 1
+        if self._pending[client] <= 0:
+            del self._pending[client]
 
     def opened(self, client: str) -> None:
         """Count a new connection."""

@@ -17,14 +17,17 @@ from aiohttp import web
 
 from wsllm.backends import create_backend
 from wsllm.errors import ConfigError
-from wsllm.process import use_uvloop
-from wsllm.server.app import create_app
+from wsllm.process import listen_error, use_uvloop
+from wsllm.server.app import CONTEXT, create_app
+from wsllm.server.context import ServerContext
+from wsllm.server.guard import guarded
 from wsllm.settings import Settings
 
 if TYPE_CHECKING:
     from watchfiles import Change
 
 log = logging.getLogger("wsllm.server")
+SHUTDOWN_GRACE_S = 5.0
 
 
 def serve(settings: Settings) -> None:
@@ -40,10 +43,25 @@ def _listen(settings: Settings) -> socket.socket:
     try:
         sock = socket.create_server((settings.host, settings.port), backlog=2048, reuse_port=False)
     except OSError as exc:
-        where = f"{settings.host}:{settings.port}"
-        raise ConfigError(f"cannot listen on {where}: {exc.strerror or exc}") from exc
+        raise ConfigError(listen_error(settings.host, settings.port, exc)) from exc
     sock.setblocking(False)
     return sock
+
+
+class GuardedSite(web.SockSite):
+    """A site whose connections pass the handshake guard first."""
+
+    def __init__(self, runner: web.AppRunner, sock: socket.socket, ctx: ServerContext) -> None:
+        super().__init__(runner, sock, backlog=2048)
+        self._ctx = ctx
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)
+        server = self._runner.server
+        assert server is not None
+        factory = guarded(server, self._ctx.limits, self._ctx.settings.handshake_timeout)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(factory, sock=self._sock, backlog=self._backlog)
 
 
 def _run_worker(settings: Settings, sock: socket.socket, announce: bool) -> None:
@@ -76,16 +94,32 @@ async def _serve(settings: Settings, sock: socket.socket, announce: bool) -> Non
     backend = create_backend(settings)
     app = create_app(settings, backend)
     runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                           shutdown_timeout=settings.drain_timeout + 5)  # fmt: skip
+                           shutdown_timeout=settings.drain_timeout + 1)  # fmt: skip
     await runner.setup()
-    site = web.SockSite(runner, sock)
-    await site.start()
+    await GuardedSite(runner, sock, app[CONTEXT]).start()
     if announce:
         _announce(settings, sock, backend.description, backend.name)
     await _wait_for_signal()
+    _exit_on_second_signal()
     log.info("shutting down: no new connections; running requests get %gs", settings.drain_timeout)
-    await runner.cleanup()  # closes the listener, then drains (on_shutdown), then closes
+    try:
+        # Closes the listener, drains (on_shutdown), then closes; whatever clients do, it ends.
+        await asyncio.wait_for(runner.cleanup(), settings.drain_timeout + SHUTDOWN_GRACE_S)
+    except TimeoutError:
+        log.warning("shutdown took longer than the drain timeout; cutting the last connections")
     log.info("stopped")
+
+
+def _exit_on_second_signal() -> None:
+    def now(signum: int, frame: object) -> None:
+        log.warning("second signal: stopping at once")
+        logging.shutdown()
+        os._exit(128 + signum)
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.remove_signal_handler(sig)
+        signal.signal(sig, now)
 
 
 def _announce(settings: Settings, sock: socket.socket, description: str, name: str) -> None:
@@ -96,6 +130,11 @@ def _announce(settings: Settings, sock: socket.socket, description: str, name: s
     if name == "simulated":
         log.warning(
             "the simulated backend is not a real model: set OPENAI_API_KEY or --backend to use one"
+        )
+    elif not settings.openai_api_key and "api.openai.com" in settings.openai_base_url:
+        log.warning(
+            "no OPENAI_API_KEY is set: OpenAI will refuse every request (upstream_auth); "
+            "set it, or point --base-url at a server that needs no key"
         )
     if settings.key_set:
         log.info("API keys required (%d configured)", len(settings.key_set))

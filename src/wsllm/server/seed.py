@@ -106,10 +106,14 @@ class SeedSession:
         self._schedule_idle_check()
 
     def _schedule_idle_check(self) -> None:
+        # One timer per idle period, set for the moment the connection would have been idle for
+        # the whole timeout; activity in between only moves that moment, checked when it comes.
         timeout = self._core.policy.idle_timeout
         if timeout:
+            deadline = self._core.idle_deadline()
+            delay = timeout if deadline is None else deadline - time.monotonic()
             loop = asyncio.get_running_loop()
-            self._timers.append(loop.call_later(min(timeout, 1.0), self._idle_check))
+            self._timers.append(loop.call_later(max(delay, 0.01), self._idle_check))
 
     def _idle_check(self) -> None:
         self._timers = [t for t in self._timers if not t.cancelled()]
