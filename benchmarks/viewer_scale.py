@@ -28,6 +28,13 @@ FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 
+RESULTS_INSERT = (
+    "INSERT INTO results (run_id, idx, test_idx, prompt_idx, target_idx, repeat_idx, description, vars_json,"
+    " prompt, status, score, output, error, reason, grading_json, latency_ms, first_frame_ms, first_delta_ms,"
+    " max_gap_ms, frames, bytes, frames_dropped, frames_blob) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
 def build(path: Path, runs: int, big: int) -> str:
     """A database of `runs` small runs and one of `big` tests; returns the big run's id."""
     ResultStore(path).close()
@@ -50,7 +57,9 @@ def build(path: Path, runs: int, big: int) -> str:
         big_id = "eval-big"
         run_rows.append((big_id, "2026-11-30T10:00:00", "ten thousand tests", "c.yaml", "{}", "finished",
                          90.0, big, big - 300, 200, 100, columns, "{}"))  # fmt: skip
-        db.executemany("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", run_rows)
+        db.executemany("INSERT INTO runs (id, created_at, description, config_path, config_json, status, duration_s,"
+                       " planned, passed, failed, errors, columns_json, summary_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                       run_rows)  # fmt: skip
 
         def result(run_id: str, i: int) -> tuple[object, ...]:
             status = "pass" if i % 33 else "fail"
@@ -58,9 +67,9 @@ def build(path: Path, runs: int, big: int) -> str:
                     status, 1.0 if status == "pass" else 0.0, f"answer number {i} " * 8, None, "ok", None,
                     120.0, 2.0, 30.0, 4.0, 62, 2400, 0, frames)  # fmt: skip
 
-        db.executemany("INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        db.executemany(RESULTS_INSERT,
                        (result(f"eval-{r:05d}", i) for r in range(runs) for i in range(5)))  # fmt: skip
-        db.executemany("INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        db.executemany(RESULTS_INSERT,
                        (result(big_id, i) for i in range(big)))  # fmt: skip
     return big_id
 

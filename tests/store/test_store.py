@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import signal
 import sqlite3
 import sys
@@ -28,7 +29,7 @@ def test_a_new_database_gets_the_current_schema(tmp_path: Path) -> None:
     assert store.runs(10, 0, None) == ([], 0)
     store.close()
     with sqlite3.connect(tmp_path / "r.db") as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -56,7 +57,7 @@ def test_a_database_from_a_newer_wsllm_is_refused_and_left_alone(tmp_path: Path)
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA user_version = 99")
     before = fingerprint(path)
-    with pytest.raises(StoreError, match=r"newer wsllm \(schema 99; this one reads up to 1\)"):
+    with pytest.raises(StoreError, match=r"newer wsllm \(schema 99; this one reads up to 2\)"):
         ResultStore(path)
     assert fingerprint(path) == before
 
@@ -156,7 +157,7 @@ async def test_stored_frames_are_bounded_by_max_frames(ws_targets: str, tmp_path
                                    cwd=tmp_path, env=clean_env())  # fmt: skip
     assert code == 0
     assert "TTFT" in out
-    assert " B · " in out or " kB · " in out
+    assert re.search(r"· \d+(\.\d)? k?B\b", out)
     store = ResultStore(db, create=False)
     [run], _ = store.runs(10, 0, None)
     result = store.result(run["id"], 0)

@@ -40,7 +40,7 @@ def result_record(index: int, r: TestResult) -> ResultRecord:
         error=r.response.error, reason=grading.reason if grading else None,
         grading=grading.as_dict() if grading else None, latency_ms=m.total_ms,
         first_delta_ms=m.first_delta_ms, max_gap_ms=m.max_gap_ms, frames=m.frames, bytes=m.bytes,
-        frames_dropped=r.response.frames_dropped,
+        frames_dropped=r.response.frames_dropped, stalled_ms=m.stalled_ms, deltas=m.deltas,
         frames_list=[(f.at_ms, f.data) for f in r.response.frames],
     )  # fmt: skip
 

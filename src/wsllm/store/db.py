@@ -2,7 +2,8 @@
 
 WAL mode lets several runs write at once and the viewer read meanwhile. A file that is not a
 wsllm database, is damaged, or comes from a newer wsllm is refused with a clear error before
-anything is written to it, and left byte for byte as it was.
+anything is written to it, and left byte for byte as it was. A run's config is stored with its
+secrets redacted (`store/redact.py`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,26 @@ from pathlib import Path
 from typing import Any
 
 from wsllm.errors import StoreError
+from wsllm.stats import percentile
+from wsllm.store.liveness import current_owner, is_alive
 from wsllm.store.records import ResultRecord, RunEnd, RunRecord
+from wsllm.store.redact import redact, redact_json
 from wsllm.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+RESULT_COLUMNS = (
+    "run_id", "idx", "test_idx", "prompt_idx", "target_idx", "repeat_idx", "description",
+    "vars_json", "prompt", "status", "score", "output", "error", "reason", "grading_json",
+    "latency_ms", "first_delta_ms", "max_gap_ms", "stalled_ms", "frames", "deltas", "bytes",
+    "frames_dropped", "frames_blob",
+)  # fmt: skip
+_INSERT_RESULT = (
+    f"INSERT OR REPLACE INTO results ({', '.join(RESULT_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(RESULT_COLUMNS))})"
+)
+_RUN_LIST_COLUMNS = (
+    "id, created_at, description, config_path, status, duration_s, planned, passed, failed, errors,"
+    " owner, ttft_p50_ms, ttft_p95_ms, gap_p95_ms, gap_max_ms, stalled, columns_json"
+)
 
 
 def default_db_path() -> Path:
@@ -75,6 +94,7 @@ class ResultStore:
         except OSError as exc:
             raise StoreError(f"{path}: cannot open: {exc.strerror or exc}") from exc
         db.row_factory = sqlite3.Row
+        db.create_function("wsllm_redact_json", 1, redact_json, deterministic=True)
         return db
 
     def _prepare(self) -> None:
@@ -151,35 +171,59 @@ class ResultStore:
         self._db.close()
 
     def begin_run(self, run: RunRecord) -> None:
-        """Record a run as it starts."""
+        """Record a run as it starts, owned by this process, its config's secrets redacted."""
+        config = json.dumps(redact(run.config), ensure_ascii=False, default=str)
         with self._writing():
             self._db.execute(
-                "INSERT INTO runs (id, created_at, description, config_path, config_json, status, planned, columns_json)"
-                " VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
-                (run.id, run.created_at, run.description, run.config_path,
-                 json.dumps(run.config, ensure_ascii=False, default=str), run.planned, json.dumps(run.columns)),
+                "INSERT INTO runs (id, created_at, description, config_path, config_json, status, planned, columns_json, owner)"
+                " VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+                (run.id, run.created_at, run.description, run.config_path, config, run.planned,
+                 json.dumps(run.columns), current_owner()),
             )  # fmt: skip
 
     def add_results(self, run_id: str, results: list[ResultRecord]) -> None:
-        """Store finished results, in one transaction."""
+        """Store finished results and bring the run's counts up to date, in one transaction."""
         rows = [_row(run_id, result) for result in results]
         with self._writing():
             self._db.execute("BEGIN")
             with self._transaction():
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    rows,
+                self._db.executemany(_INSERT_RESULT, rows)
+                self._db.execute(
+                    "UPDATE runs SET"
+                    " passed = (SELECT count(*) FROM results WHERE run_id = :id AND status = 'pass'),"
+                    " failed = (SELECT count(*) FROM results WHERE run_id = :id AND status = 'fail'),"
+                    " errors = (SELECT count(*) FROM results WHERE run_id = :id AND status = 'error')"
+                    " WHERE id = :id",
+                    {"id": run_id},
                 )
                 self._db.execute("COMMIT")
 
     def finish_run(self, run_id: str, end: RunEnd) -> None:
-        """Record how the run ended."""
+        """Record how the run ended, with its stream figures."""
+        figures = self._stream_figures(run_id)
         with self._writing():
             self._db.execute(
-                "UPDATE runs SET status = ?, duration_s = ?, passed = ?, failed = ?, errors = ?, summary_json = ?"
-                " WHERE id = ?",
-                (end.status, end.duration_s, end.passed, end.failed, end.errors, json.dumps(end.summary), run_id),
+                "UPDATE runs SET status = ?, duration_s = ?, passed = ?, failed = ?, errors = ?, summary_json = ?,"
+                " ttft_p50_ms = ?, ttft_p95_ms = ?, gap_p95_ms = ?, gap_max_ms = ?, stalled = ? WHERE id = ?",
+                (end.status, end.duration_s, end.passed, end.failed, end.errors, json.dumps(end.summary),
+                 figures["ttft_p50_ms"], figures["ttft_p95_ms"], figures["gap_p95_ms"], figures["gap_max_ms"],
+                 figures["stalled"], run_id),
             )  # fmt: skip
+
+    def _stream_figures(self, run_id: str) -> dict[str, Any]:
+        """TTFT p50/p95, largest gap p95 and max, and how many streams stalled, over stored results."""
+        rows = self._db.execute(
+            "SELECT first_delta_ms, max_gap_ms, stalled_ms FROM results WHERE run_id = ?", (run_id,)
+        ).fetchall()
+        ttft = [r[0] for r in rows if r[0] is not None]
+        gaps = [r[1] for r in rows if r[1] is not None]
+        return {
+            "ttft_p50_ms": _rounded(percentile(ttft, 0.5)),
+            "ttft_p95_ms": _rounded(percentile(ttft, 0.95)),
+            "gap_p95_ms": _rounded(percentile(gaps, 0.95)),
+            "gap_max_ms": _rounded(max(gaps) if gaps else None),
+            "stalled": sum(r[2] is not None for r in rows),
+        }
 
     # Reading, for the viewer.
 
@@ -193,19 +237,17 @@ class ResultStore:
             )
         total = self._db.execute(f"SELECT count(*) FROM runs {where}", args).fetchone()[0]
         rows = self._db.execute(
-            "SELECT id, created_at, description, config_path, status, duration_s, planned, passed, failed, errors"
-            f" FROM runs {where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+            f"SELECT {_RUN_LIST_COLUMNS} FROM runs {where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
             [*args, limit, offset],
         ).fetchall()
-        return [_run_row(dict(r)) for r in rows], total
+        return [self._run_row(dict(r)) for r in rows], total
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         """One run's record, or None."""
         row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             return None
-        record = _run_row(dict(row))
-        record["columns"] = json.loads(record.pop("columns_json"))
+        record = self._run_row(dict(row))
         record["summary"] = json.loads(record.pop("summary_json") or "null")
         record["config"] = json.loads(record.pop("config_json") or "null")
         record["stored"] = self._db.execute(
@@ -242,7 +284,7 @@ class ResultStore:
         cells = self._db.execute(
             "SELECT idx, test_idx, repeat_idx, prompt_idx, target_idx, description, vars_json, status, score,"
             " substr(output, 1, 300) AS output, substr(error, 1, 300) AS error, latency_ms, first_delta_ms,"
-            " max_gap_ms, frames FROM results WHERE run_id = ? AND test_idx BETWEEN ? AND ?"
+            " max_gap_ms, stalled_ms, frames, deltas FROM results WHERE run_id = ? AND test_idx BETWEEN ? AND ?"
             " ORDER BY test_idx, repeat_idx, prompt_idx, target_idx",
             (run_id, low, high),
         ).fetchall()
@@ -254,7 +296,8 @@ class ResultStore:
             row = rows.setdefault(key, {"test_idx": key[0], "repeat_idx": key[1], "description": cell["description"],
                                         "vars": json.loads(cell["vars_json"]), "cells": []})  # fmt: skip
             item = {k: cell[k] for k in ("idx", "prompt_idx", "target_idx", "status", "score", "output", "error",
-                                         "latency_ms", "first_delta_ms", "max_gap_ms", "frames")}  # fmt: skip
+                                         "latency_ms", "first_delta_ms", "max_gap_ms", "stalled_ms", "frames",
+                                         "deltas")}  # fmt: skip
             row["cells"].append(item)
         return [rows[k] for k in sorted(rows)], total
 
@@ -266,16 +309,29 @@ class ResultStore:
         if row is None:
             return None
         record = dict(row)
+        # Never written: the first frame is often `ready`, which says nothing of the stream.
+        record.pop("first_frame_ms")
         record["vars"] = json.loads(record.pop("vars_json"))
         record["grading"] = json.loads(record.pop("grading_json") or "null")
         record["frames_list"] = unpack_frames(record.pop("frames_blob"))
+        record["previous"], record["next"] = self._neighbours(run_id, index)
         return record
+
+    def _neighbours(self, run_id: str, index: int) -> tuple[int | None, int | None]:
+        """The results just before and after `index` in plan order."""
+        before = self._db.execute(
+            "SELECT max(idx) FROM results WHERE run_id = ? AND idx < ?", (run_id, index)
+        ).fetchone()[0]
+        after = self._db.execute(
+            "SELECT min(idx) FROM results WHERE run_id = ? AND idx > ?", (run_id, index)
+        ).fetchone()[0]
+        return before, after
 
     def all_results(self, run_id: str) -> Iterator[dict[str, Any]]:
         """Every result of a run, without frames, in plan order (for export)."""
         cursor = self._db.execute(
             "SELECT idx, test_idx, prompt_idx, target_idx, repeat_idx, description, vars_json, prompt, status,"
-            " score, output, error, reason, latency_ms, first_frame_ms, first_delta_ms, max_gap_ms, frames, bytes"
+            " score, output, error, reason, latency_ms, first_delta_ms, max_gap_ms, stalled_ms, deltas, frames, bytes"
             " FROM results WHERE run_id = ? ORDER BY idx",
             (run_id,),
         )
@@ -284,13 +340,26 @@ class ResultStore:
             record["vars"] = json.loads(record.pop("vars_json"))
             yield record
 
+    def _run_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A run as readers see it: `done` of `planned`, the pass rate of what ran, and a status
+        that tells a run in progress (`running`) from one whose writer died (`incomplete`)."""
+        row["columns"] = json.loads(row.pop("columns_json"))
+        row["done"] = row["passed"] + row["failed"] + row["errors"]
+        row["pass_rate"] = round(100.0 * row["passed"] / row["done"], 2) if row["done"] else None
+        owner = row.pop("owner", None)
+        if row["status"] == "running":
+            row["status"] = "running" if is_alive(owner) else "incomplete"
+            row.update(self._stream_figures(row["id"]))
+        return row
+
     def compare(self, first: str, second: str) -> list[dict[str, Any]]:
         """Results of two runs matched by test, prompt, target and repeat."""
         rows = self._db.execute(
             "SELECT a.test_idx, a.prompt_idx, a.target_idx, a.repeat_idx, a.description, a.vars_json,"
             " a.idx AS a_idx, b.idx AS b_idx, a.status AS a_status, b.status AS b_status,"
             " a.score AS a_score, b.score AS b_score, a.latency_ms AS a_latency, b.latency_ms AS b_latency,"
-            " a.first_delta_ms AS a_ttft, b.first_delta_ms AS b_ttft"
+            " a.first_delta_ms AS a_ttft, b.first_delta_ms AS b_ttft, a.max_gap_ms AS a_gap, b.max_gap_ms AS b_gap,"
+            " a.stalled_ms AS a_stalled, b.stalled_ms AS b_stalled"
             " FROM results a JOIN results b ON a.test_idx = b.test_idx AND a.prompt_idx = b.prompt_idx"
             " AND a.target_idx = b.target_idx AND a.repeat_idx = b.repeat_idx"
             " WHERE a.run_id = ? AND b.run_id = ? ORDER BY a.test_idx, a.repeat_idx, a.prompt_idx, a.target_idx",
@@ -309,18 +378,15 @@ def _statements(script: str) -> list[str]:
 
 
 def _row(run_id: str, r: ResultRecord) -> tuple[Any, ...]:
+    """A result in RESULT_COLUMNS order."""
     grading = None if r.grading is None else json.dumps(r.grading, ensure_ascii=False, default=str)
     return (
         run_id, r.idx, r.test_idx, r.prompt_idx, r.target_idx, r.repeat_idx, r.description,
         json.dumps(r.vars, ensure_ascii=False, default=str), r.prompt, r.status, r.score, r.output,
-        r.error, r.reason, grading, r.latency_ms, None, r.first_delta_ms, r.max_gap_ms, r.frames,
-        r.bytes, r.frames_dropped, pack_frames(r.frames_list),
+        r.error, r.reason, grading, r.latency_ms, r.first_delta_ms, r.max_gap_ms, r.stalled_ms,
+        r.frames, r.deltas, r.bytes, r.frames_dropped, pack_frames(r.frames_list),
     )  # fmt: skip
 
 
-def _run_row(row: dict[str, Any]) -> dict[str, Any]:
-    done = row["passed"] + row["failed"] + row["errors"]
-    row["pass_rate"] = round(100.0 * row["passed"] / done, 2) if done else None
-    if row["status"] == "running":
-        row["status"] = "incomplete"  # running now, or ended without finishing (a crash)
-    return row
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)

@@ -55,4 +55,6 @@ class ResultRecord:
     frames: int
     bytes: int
     frames_dropped: int = 0
+    stalled_ms: float | None = None
+    deltas: int | None = None
     frames_list: list[tuple[float, str]] = field(default_factory=list)

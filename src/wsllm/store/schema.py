@@ -50,6 +50,26 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX results_rows ON results (run_id, test_idx, repeat_idx);
     CREATE INDEX results_status ON results (run_id, status);
     """,
+    # 2: what a reader needs to tell the truth at a glance. Per result, the silence before a cut
+    # (a stall) and the delta count; per run, the writer (to tell running from crashed) and the
+    # run's stream figures. Configs stored before redaction existed lose their secrets now.
+    """
+    ALTER TABLE results ADD COLUMN stalled_ms REAL;
+    ALTER TABLE results ADD COLUMN deltas INTEGER;
+    ALTER TABLE runs ADD COLUMN owner TEXT;
+    ALTER TABLE runs ADD COLUMN ttft_p50_ms REAL;
+    ALTER TABLE runs ADD COLUMN ttft_p95_ms REAL;
+    ALTER TABLE runs ADD COLUMN gap_p95_ms REAL;
+    ALTER TABLE runs ADD COLUMN gap_max_ms REAL;
+    ALTER TABLE runs ADD COLUMN stalled INTEGER NOT NULL DEFAULT 0;
+    UPDATE runs SET
+        ttft_p50_ms = json_extract(summary_json, '$.firstDeltaMs.p50'),
+        ttft_p95_ms = json_extract(summary_json, '$.firstDeltaMs.p95'),
+        gap_p95_ms = json_extract(summary_json, '$.maxGapMs.p95'),
+        gap_max_ms = json_extract(summary_json, '$.maxGapMs.max')
+        WHERE json_valid(summary_json);
+    UPDATE runs SET config_json = wsllm_redact_json(config_json);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
