@@ -102,6 +102,11 @@ class Settings:
     auth_timeout: float = _setting(10.0, "WSLLM_AUTH_TIMEOUT", "seconds to send the auth message")
     drain_timeout: float = _setting(30.0, "WSLLM_DRAIN_TIMEOUT", "seconds to finish on shutdown")
     workers: int = _setting(1, "WSLLM_WORKERS", "processes serving the port")
+    responses_connection_limit: float = _setting(
+        3600.0,
+        "WSLLM_RESPONSES_CONNECTION_LIMIT",
+        "seconds a /v1/responses connection may last (OpenAI's WebSocket mode: 60 minutes)",
+    )
 
     @property
     def key_set(self) -> frozenset[str]:
@@ -236,6 +241,7 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "upstream_max_bytes": _at_least_one,
     "conversation_max_bytes": _positive_int,
     "handshake_timeout": _non_negative_float,
+    "responses_connection_limit": _non_negative_float,
     "connect_timeout": _non_negative_float,
     "sim_ttft_ms": _non_negative_float,
     "sim_itl_ms": _non_negative_float,

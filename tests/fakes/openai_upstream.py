@@ -101,7 +101,8 @@ class FakeOpenAI:
         cid = f"chatcmpl-{next(self._ids)}"
         if not body.get("stream"):
             return web.json_response(_chat_object(cid, body["model"], "".join(tokens)))
-        return await self._stream(request, _chat_events(cid, body["model"], tokens))
+        usage = (body.get("stream_options") or {}).get("include_usage", False)
+        return await self._stream(request, _chat_events(cid, body["model"], tokens, usage))
 
     async def _broken(self, request: web.Request) -> web.StreamResponse | None:
         """The answers of a broken proxy or server, before any event."""
@@ -238,7 +239,7 @@ def _chat_object(cid: str, model: str, text: str) -> dict[str, Any]:
     }
 
 
-def _chat_events(cid: str, model: str, tokens: list[str]) -> list[bytes]:
+def _chat_events(cid: str, model: str, tokens: list[str], usage: bool) -> list[bytes]:
     base = {"id": cid, "object": "chat.completion.chunk", "created": 0, "model": model}
     deltas: list[dict[str, Any] | None] = [{"role": "assistant", "content": None}, None]
     deltas += [{"content": t} for t in tokens]
@@ -246,4 +247,7 @@ def _chat_events(cid: str, model: str, tokens: list[str]) -> list[bytes]:
         {**base, "choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas
     ]
     chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    if usage:  # asked for with stream_options.include_usage: a last chunk with no choices
+        counts = {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}
+        chunks.append({**base, "choices": [], "usage": counts})
     return [b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks] + [b"data: [DONE]\n\n"]

@@ -14,6 +14,7 @@ from wsllm.server.connection import (
     Connection,
     Mode,
     Policy,
+    Run,
     Send,
     Start,
     State,
@@ -38,7 +39,7 @@ def request(core: Connection, payload: dict[str, object], now: float = 1.0) -> l
     return core.on_admitted(admit.request, None)
 
 
-def started(actions: list[Action]) -> Start:
+def started(actions: list[Action]) -> Start[Run]:
     [start] = [a for a in actions if isinstance(a, Start)]
     return start
 
@@ -120,7 +121,7 @@ def test_idle_timeout_counts_from_the_last_activity_not_the_last_pong() -> None:
     run = started(request(core, {"input": "x"}, now=9.0)).run
     assert core.on_tick(30.0) == []  # running: never idle
     core.on_finished(run, "y", Completion(), 31.0)
-    assert core.idle_deadline() == 41.0
+    assert core.next_deadline() == 41.0
     assert core.on_tick(40.9) == []
     assert core.on_tick(41.0) == [Close(1000, "idle timeout")]
     assert state(core) is State.CLOSED

@@ -172,3 +172,23 @@ async def test_half_sent_requests_count_toward_the_client_limit_and_time_out(
     for _, each in [*slow, (reader, writer), other]:
         each.close()
     assert await server.stop() == 0
+
+
+async def test_on_sigterm_a_responses_connection_finishes_its_response_then_closes_with_1001(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    server = await ServeProcess.start("--port", "0", "--sim-itl-ms", "20", "--sim-tokens", "40",
+                                      cwd=tmp_path, env=clean_env())  # fmt: skip
+    base = await server.base_url()
+    ws = await http.ws_connect(ws_url(base, "/v1/responses"))
+    await ws.send_json({"type": "response.create", "input": "finish me"})
+    kinds: list[str] = []
+    while "response.output_text.delta" not in kinds:
+        kinds.append(json.loads((await ws.receive(timeout=10)).data)["type"])
+    server.process.send_signal(signal.SIGTERM)
+    while kinds[-1] != "response.completed":
+        kinds.append(json.loads((await ws.receive(timeout=10)).data)["type"])
+    assert kinds.count("response.output_text.delta") == 40  # none dropped
+    assert (await ws.receive(timeout=10)).type is aiohttp.WSMsgType.CLOSE
+    assert ws.close_code == 1001
+    assert await server.exited() == 0

@@ -16,7 +16,8 @@ def messages(instructions: str | None, history: Sequence[tuple[str, str]], text:
     out = [{"role": "system", "content": instructions}] if instructions else []
     for user, assistant in history:
         out.append({"role": "user", "content": user})
-        out.append({"role": "assistant", "content": assistant})
+        if assistant:  # a turn may have no reply yet (a warm-up's input)
+            out.append({"role": "assistant", "content": assistant})
     out.append({"role": "user", "content": text})
     return out
 

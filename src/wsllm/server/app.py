@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from importlib import resources
+from typing import Any
 
 from aiohttp import web
 
@@ -14,7 +15,10 @@ from wsllm.backends import Backend, create_backend
 from wsllm.server import auth
 from wsllm.server.connection import Mode
 from wsllm.server.context import ServerContext
+from wsllm.server.responses_ws import PATH as RESPONSES_PATH
+from wsllm.server.responses_ws import ResponsesSession
 from wsllm.server.seed import SeedSession
+from wsllm.server.session import SocketSession
 from wsllm.settings import Settings
 
 CONTEXT: web.AppKey[ServerContext] = web.AppKey("context")
@@ -33,8 +37,10 @@ def create_app(settings: Settings, backend: Backend | None = None) -> web.Applic
     app.router.add_get("/", chat_page)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)
-    app.router.add_get("/ws", _socket_route(Mode.WHOLE))
-    app.router.add_get("/ws-stream", _socket_route(Mode.STREAM))
+    app.router.add_get("/ws", _socket_route("/ws", _seed_session(Mode.WHOLE)))
+    app.router.add_get("/ws-stream", _socket_route("/ws-stream", _seed_session(Mode.STREAM)))
+    # OpenAI's clients send their key as a header: there is no first-message auth there.
+    app.router.add_get(RESPONSES_PATH, _socket_route(RESPONSES_PATH, _responses_session, False))
     app.on_response_prepare.append(_allow_any_origin)
     app.on_shutdown.append(drain)
     app.on_cleanup.append(_close_backend)
@@ -83,40 +89,67 @@ def _refuse(ctx: ServerContext, status: int, reason: str, label: str) -> web.Res
     return web.Response(status=status, text=reason + "\n")
 
 
-def _socket_route(mode: Mode) -> Handler:
+SessionFactory = Callable[
+    [web.WebSocketResponse, asyncio.Transport, ServerContext, str, str | None], SocketSession[Any]
+]
+
+
+def _socket_route(path: str, make: SessionFactory, first_message_auth: bool = True) -> Handler:
+    """A WebSocket endpoint: the handshake checks every path shares, then a session of its kind."""
+
     async def handler(request: web.Request) -> web.StreamResponse:
         ctx = request.app[CONTEXT]
-        settings = ctx.settings
         ws = web.WebSocketResponse(
-            max_msg_size=_hard_frame_cap(settings),
-            compress=False,
-            heartbeat=settings.ping_interval or None,
-            protocols=_protocols(request),
-        )
+            max_msg_size=_hard_frame_cap(ctx.settings), compress=False,
+            heartbeat=ctx.settings.ping_interval or None, protocols=_protocols(request),
+        )  # fmt: skip
         if not ws.can_prepare(request).ok:
-            return web.Response(status=426, text=f"{mode.value} is a WebSocket endpoint\n")
-        if not auth.origin_ok(request.headers.get("Origin"), settings.origin_set):
-            return _refuse(ctx, 403, "this origin may not connect", "origin")
-        if ctx.draining:
-            return _refuse(ctx, 503, "the server is shutting down", "shutting_down")
-        client = request.remote or "unknown"
-        refusal = ctx.limits.refusal(client)
-        if refusal is not None:
-            return _refuse(ctx, refusal[0], refusal[1], "connection_limit")
-        identity, refused = _identify(request, settings)
-        if refused:
-            return _refuse(ctx, 401, "the API key is missing or not valid", "unauthorized")
+            return web.Response(status=426, text=f"{path} is a WebSocket endpoint\n")
+        refused, identity = _handshake_refusal(request, ctx, first_message_auth)
+        if refused is not None:
+            return refused
         await ws.prepare(request)
         transport = request.transport
         if transport is None:  # the client left during the handshake
             return ws
-        await _serve_session(ctx, SeedSession(ws, transport, ctx, mode, client, identity), client)
+        client = request.remote or "unknown"
+        await _serve_session(ctx, make(ws, transport, ctx, client, identity), client)
         return ws
 
     return handler
 
 
-async def _serve_session(ctx: ServerContext, session: SeedSession, client: str) -> None:
+def _handshake_refusal(request: web.Request, ctx: ServerContext, first_message_auth: bool
+                       ) -> tuple[web.Response | None, str | None]:  # fmt: skip
+    """The answer refusing this upgrade, if any; else who the client is."""
+    if not auth.origin_ok(request.headers.get("Origin"), ctx.settings.origin_set):
+        return _refuse(ctx, 403, "this origin may not connect", "origin"), None
+    if ctx.draining:
+        return _refuse(ctx, 503, "the server is shutting down", "shutting_down"), None
+    refusal = ctx.limits.refusal(request.remote or "unknown")
+    if refusal is not None:
+        return _refuse(ctx, refusal[0], refusal[1], "connection_limit"), None
+    identity, refused = _identify(request, ctx.settings)
+    if refused or (identity is None and not first_message_auth):
+        return _refuse(ctx, 401, "the API key is missing or not valid", "unauthorized"), None
+    return None, identity
+
+
+def _seed_session(mode: Mode) -> SessionFactory:
+    def make(ws: web.WebSocketResponse, transport: asyncio.Transport, ctx: ServerContext,
+             client: str, identity: str | None) -> SocketSession[Any]:  # fmt: skip
+        return SeedSession(ws, transport, ctx, mode, client, identity)
+
+    return make
+
+
+def _responses_session(ws: web.WebSocketResponse, transport: asyncio.Transport,
+                       ctx: ServerContext, client: str, identity: str | None
+                       ) -> SocketSession[Any]:  # fmt: skip
+    return ResponsesSession(ws, transport, ctx)
+
+
+async def _serve_session(ctx: ServerContext, session: SocketSession[Any], client: str) -> None:
     ctx.limits.opened(client)
     ctx.sessions.add(session)
     ctx.metrics.connections_open += 1

@@ -16,6 +16,7 @@ import itertools
 from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Generic, TypeVar
 
 from wsllm import protocol
 from wsllm.backends import Completion, CompletionRequest, Turn
@@ -101,18 +102,21 @@ class Admit:
     request: protocol.Request
 
 
+R = TypeVar("R")
+
+
 @dataclass(frozen=True, slots=True)
-class Start:
+class Start(Generic[R]):
     """Start serving this run; report its end with `on_finished` or `on_failed`."""
 
-    run: Run
+    run: R
 
 
 @dataclass(frozen=True, slots=True)
-class Stop:
+class Stop(Generic[R]):
     """Stop this run (close its upstream call); its end is still reported."""
 
-    run: Run
+    run: R
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +127,7 @@ class Close:
     reason: str
 
 
-Action = Send | Admit | Start | Stop | Close
+Action = Send | Admit | Start[Run] | Stop[Run] | Close
 
 
 @dataclass(slots=True)
@@ -249,7 +253,7 @@ class Connection:
         text = "A request is already running on this connection"
         return [_error(ErrorCode.BUSY, text, request.id)]
 
-    def _start(self, request: protocol.Request) -> Start:
+    def _start(self, request: protocol.Request) -> Start[Run]:
         self.running = Run(request, self._backend_request(request))
         self._move(State.RUNNING)
         return Start(self.running)
@@ -315,7 +319,7 @@ class Connection:
             return [Close(CLOSE_NORMAL, "idle timeout")]
         return []
 
-    def idle_deadline(self) -> float | None:
+    def next_deadline(self) -> float | None:
         """When the idle timeout would close this connection, if it stays idle."""
         if self.state is not State.IDLE or not self.policy.idle_timeout:
             return None
