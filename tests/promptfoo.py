@@ -38,8 +38,10 @@ async def ensure_promptfoo() -> Path:
     return binary
 
 
-async def promptfoo_eval(config: Path, output: Path, state: Path) -> dict[str, object]:
-    """Run `promptfoo eval` on `config`; return the results JSON it writes."""
+async def promptfoo_eval(
+    config: Path, output: Path, state: Path, *extra: str, extra_env: dict[str, str] | None = None
+) -> dict[str, object]:
+    """Run `promptfoo eval` on `config` (with `extra` flags); return the results JSON it writes."""
     binary = await ensure_promptfoo()
     env = {
         **os.environ,
@@ -47,10 +49,11 @@ async def promptfoo_eval(config: Path, output: Path, state: Path) -> dict[str, o
         "PROMPTFOO_DISABLE_UPDATE": "1",
         "PROMPTFOO_CONFIG_DIR": str(state),
         "CI": "true",
+        **(extra_env or {}),
     }
     process = await asyncio.create_subprocess_exec(
         str(binary), "eval", "-c", str(config), "--no-cache", "--no-progress-bar",
-        "-o", str(output),
+        "-o", str(output), *extra,
         cwd=config.parent, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip

@@ -140,3 +140,94 @@ def verdicts(document: dict[str, Any]) -> list[tuple[str, bool, str, int]]:
         )
         for r in rows
     ]
+
+
+# promptfoo and `wsllm eval` on the same configs and targets, one test per kind of config.
+
+
+async def both(
+    folder: Path,
+    config: dict[str, Any],
+    *flags: str,
+    files: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """Run promptfoo and wsllm on `config` (and its `files`); both JSON documents, and
+    wsllm's terminal output."""
+    for name, text in (files or {}).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    path = folder / "promptfooconfig.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
+    theirs = await promptfoo_eval(
+        path, folder / "promptfoo.json", folder / "pf-state", *flags, extra_env=env
+    )
+    code, out, err = await run_wsllm(
+        "eval", "-c", str(path), "-o", str(folder / "wsllm.json"), "--no-progress", *flags,
+        cwd=folder, env=clean_env(**(env or {})),
+    )  # fmt: skip
+    assert code in (0, 100), out + err
+    assert "Traceback" not in out + err
+    return theirs, orjson.loads((folder / "wsllm.json").read_bytes()), out
+
+
+def cells(document: dict[str, Any]) -> dict[tuple[int, int], tuple[Any, ...]]:
+    """(testIdx, promptIdx) -> (success, score, output, failure reason) of every result."""
+    return {
+        (r["testIdx"], r["promptIdx"]): (
+            r["success"],
+            round(r["score"], 6),
+            (r.get("response") or {}).get("output"),
+            r["failureReason"],
+        )
+        for r in document["results"]["results"]
+    }
+
+
+def columns(document: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Each `results.prompts` entry: label, raw, target, id and the pass/fail/error counts."""
+    return [
+        (
+            p["label"], p["raw"], p["provider"], p["id"], p["metrics"]["score"],
+            p["metrics"]["testPassCount"], p["metrics"]["testFailCount"],
+            p["metrics"]["testErrorCount"],
+        )
+        for p in document["results"]["prompts"]
+    ]  # fmt: skip
+
+
+def agree(theirs: dict[str, Any], ours: dict[str, Any]) -> dict[tuple[int, int], tuple[Any, ...]]:
+    """Assert both runs gave the same cells and columns; return the cells."""
+    assert cells(ours) == cells(theirs)
+    assert columns(ours) == columns(theirs)
+    stats = ("successes", "failures", "errors")
+    assert [ours["results"]["stats"][k] for k in stats] == [
+        theirs["results"]["stats"][k] for k in stats
+    ]
+    return cells(ours)
+
+
+async def test_two_targets_two_prompts_and_repeats_make_the_same_columns_and_rows(
+    ws_targets: str, tmp_path: Path
+) -> None:
+    config = {
+        "prompts": ["P1 {{q}}", {"id": "p2id", "label": "second", "raw": "P2 {{q}}"}],
+        "providers": [
+            {"id": f"{ws_targets}/echo/a", "label": "tA",
+             "config": {"messageTemplate": '{"input": {{ prompt | dump }}}'}},
+            {"id": f"{ws_targets}/echo/b", "config": {"messageTemplate": "{{prompt}}"}},
+        ],
+        "tests": [
+            {"vars": {"q": "one"}, "assert": [{"type": "contains", "value": "one"}]},
+            {"vars": {"q": ["two", "three"]}, "assert": [{"type": "contains", "value": "nope"}]},
+        ],
+        "evaluateOptions": {"repeat": 2},
+    }  # fmt: skip
+    theirs, ours, out = await both(tmp_path, config)
+    found = agree(theirs, ours)
+    assert len(found) == 6 * 4  # (1 + 2 combinations) x 2 repeats, x 4 columns
+    assert found[(0, 0)] == (True, 1, '/echo/a|{"input": "P1 one"}', 0)
+    assert found[(5, 3)] == (False, 0, "/echo/b|P2 three", 1)
+    assert [r["promptIdx"] for r in ours["results"]["results"][:4]] == [0, 1, 2, 3]
+    assert "[tA] P1 {{q}}" in out
+    assert "[tA] second" in out

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from wsllm.evals.config.loading import load_config
 from wsllm.evals.results import TestResult
-from wsllm.evals.runner import RunOptions, plan, run_jobs
+from wsllm.evals.runner import RunOptions, plan, run_context, run_jobs
 from wsllm.evals.schema import EvalConfig
 
 SEED_STREAM = """
@@ -54,7 +54,8 @@ def target_config(url: str, stream: str | None = SEED_STREAM, extra: str = "") -
 async def run(config: EvalConfig, **options: object) -> list[TestResult]:
     """Run every job of `config`; return the results in plan order."""
     run_options = RunOptions(**options)  # type: ignore[arg-type]
+    context = run_context(config, run_options)
     results, _ = await run_jobs(
-        plan(config, run_options), run_options, lambda i, r: None, asyncio.Event()
+        plan(config, run_options), context, run_options, lambda i, r: None, asyncio.Event()
     )
     return results

@@ -146,11 +146,20 @@ def test_default_test_merges_into_every_test(tmp_path: Path) -> None:
     assert [a.value for a in test.asserts] == ["a", "b"]
 
 
-def test_list_valued_vars_expand_into_one_test_each(tmp_path: Path) -> None:
-    text = "prompts: ['{{q}} {{n}}']\n" + TARGET + "tests:\n  - vars: {q: [x, y], n: [1, 2]}\n"
-    assert [(t.vars["q"], t.vars["n"]) for t in load(tmp_path, text).tests] == [
-        ("x", 1), ("x", 2), ("y", 1), ("y", 2),
+def test_lists_of_strings_expand_into_one_test_each_and_other_lists_stay_whole(
+    tmp_path: Path,
+) -> None:
+    text = (
+        "prompts: ['{{q}} {{n}}']\n"
+        + TARGET
+        + "tests:\n  - vars: {q: [x, y], w: ['1', '2'], n: [1, 2], o: [{k: 1}, {k: 2}]}\n"
+    )
+    tests = load(tmp_path, text).tests
+    assert [(t.vars["q"], t.vars["w"]) for t in tests] == [
+        ("x", "1"), ("x", "2"), ("y", "1"), ("y", "2"),
     ]  # fmt: skip
+    assert all(t.vars["n"] == [1, 2] and t.vars["o"] == [{"k": 1}, {"k": 2}] for t in tests)
+    assert {t.group for t in tests} == {0}
 
 
 def test_prompts_from_a_file_split_on_dashes(tmp_path: Path) -> None:
@@ -159,12 +168,15 @@ def test_prompts_from_a_file_split_on_dashes(tmp_path: Path) -> None:
     assert [p.raw for p in config.prompts] == ["First {{q}}", "Second {{q}}"]
 
 
-def test_file_vars_are_read(tmp_path: Path) -> None:
+def test_file_vars_are_checked_at_load_and_kept_as_written(tmp_path: Path) -> None:
     (tmp_path / "long.txt").write_text("a long document")
     config = load(
         tmp_path, "prompts: ['{{doc}}']\n" + TARGET + "tests: [{vars: {doc: file://long.txt}}]\n"
     )
-    assert config.tests[0].vars["doc"] == "a long document"
+    assert config.tests[0].vars["doc"] == "file://long.txt"  # read when the prompt renders
+    assert "no such file" in error_of(
+        tmp_path, "prompts: ['{{doc}}']\n" + TARGET + "tests: [{vars: {doc: file://nope.txt}}]\n"
+    )
 
 
 def test_env_reaches_the_configs_functions_and_leaves_the_process_alone(

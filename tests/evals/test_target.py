@@ -172,7 +172,7 @@ async def test_the_url_is_a_template(ws_targets: str, tmp_path: Path) -> None:
         target_config("ws://placeholder/x")
         .replace(
             "  - id: 'ws://placeholder/x'\n    config:\n",
-            f"  - id: templated\n    config:\n          url: '{ws_targets}/{{{{endpoint}}}}'\n",
+            f"  - id: websocket\n    config:\n          url: '{ws_targets}/{{{{endpoint}}}}'\n",
         )
         .replace(
             "vars: {question: 'hello there'}", "vars: {question: 'hello there', endpoint: seed}"

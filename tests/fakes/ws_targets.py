@@ -7,6 +7,8 @@
 /reject      refuses the handshake with 403
 /echo-meta   one frame echoing the request's headers and subprotocol
 /slow        the seed protocol with a pause before the first delta and between deltas
+/echo/...    answers each frame with the text `<path>|<frame>` (not JSON), and no ready frame
+/json/...    answers each frame with `{"path": <path>, "echo": <frame>}`
 """
 
 from __future__ import annotations
@@ -96,7 +98,21 @@ def app() -> web.Application:
         await ws.send_json({"type": "message", "message": text, "meta": meta})
         return ws
 
+    async def echo(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for message in ws:
+            if message.type is not WSMsgType.TEXT:
+                break
+            if request.path.startswith("/json"):
+                await ws.send_json({"path": request.path, "echo": message.data})
+            else:
+                await ws.send_str(f"{request.path}|{message.data}")
+        return ws
+
     application = web.Application()
+    application.router.add_get("/echo/{tail:.*}", echo)
+    application.router.add_get("/json/{tail:.*}", echo)
     for path, handler in {
         "/seed": seed, "/slow": slow, "/close-early": close_early, "/garbage": garbage,
         "/stall": stall, "/reject": reject, "/echo-meta": echo_meta,

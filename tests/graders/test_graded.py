@@ -9,7 +9,7 @@ from typing import Any
 
 from tests.evals.helpers import load, target_config
 from wsllm.evals.results import TestResult as Result
-from wsllm.evals.runner import Judges, RunOptions, plan, run_jobs
+from wsllm.evals.runner import Judges, RunOptions, plan, run_context, run_jobs
 from wsllm.graders.embeddings import Embedders
 from wsllm.graders.models import Graders
 
@@ -23,8 +23,9 @@ async def grade(ws_targets: str, tmp_path: Path, asserts: list[dict[str, Any]], 
 
     options = RunOptions()
     try:
-        [result], _ = await run_jobs(plan(config, options), options, lambda i, r: None, asyncio.Event(),
-                                     Judges(graders, embedders))  # fmt: skip
+        context = run_context(config, options, Judges(graders, embedders))
+        [result], _ = await run_jobs(plan(config, options), context, options, lambda i, r: None,
+                                     asyncio.Event())  # fmt: skip
     finally:
         await graders.aclose()
         await embedders.aclose()
@@ -216,10 +217,10 @@ async def test_answer_relevance_and_similar_with_an_embeddings_endpoint(
     options = RunOptions()
     [result], _ = await run_jobs(
         plan(config, options),
+        run_context(config, options, Judges(graders, embedders)),
         options,
         lambda i, r: None,
         asyncio.Event(),
-        Judges(graders, embedders),
     )
     await graders.aclose()
     await embedders.aclose()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.evals.helpers import load
-from wsllm.evals.runner import Judges, RunOptions, plan, run_jobs
+from wsllm.evals.runner import Judges, RunOptions, plan, run_context, run_jobs
 from wsllm.graders.embeddings import Embedders, LocalEmbedder, cosine
 from wsllm.graders.models import Graders
 
@@ -65,10 +65,10 @@ tests:
     options = RunOptions()
     [result], _ = await run_jobs(
         plan(config, options),
+        run_context(config, options, Judges(graders, embedders)),
         options,
         lambda i, r: None,
         asyncio.Event(),
-        Judges(graders, embedders),
     )
     assert result.response.output == "The capital of France is Paris."
     assert result.grading is not None

@@ -26,9 +26,10 @@ from rich.progress import (
 from wsllm.commands.stored import StoredRun
 from wsllm.errors import ConfigError
 from wsllm.evals.config.loading import find_config, load_config
+from wsllm.evals.derived import run_derived
 from wsllm.evals.functions import bounds
 from wsllm.evals.results import TestResult, new_run
-from wsllm.evals.runner import Job, Judges, RunOptions, plan, run_jobs
+from wsllm.evals.runner import Job, Judges, RunOptions, plan, run_context, run_jobs
 from wsllm.evals.schema import EvalConfig
 from wsllm.graders.embeddings import Embedders
 from wsllm.graders.models import Graders, default_cache_path, default_grader, parse_grader_id
@@ -69,6 +70,7 @@ def run_eval(args: argparse.Namespace) -> int:
     progress = not args.no_progress and config.options.show_progress
     run.results, run.interrupted = _execute(jobs, options, progress, recorder, graders, config)
     run.duration_s = time.perf_counter() - started
+    run.derived = run_derived(config.derived_metrics, run.results)
     console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
     summary = print_report(run, console, not args.no_table, args.table_rows)
     _report_grading(console, graders)
@@ -116,8 +118,9 @@ def _execute(jobs: list[Job], options: RunOptions, progress: bool, recorder: Sto
                     recorder.add(index, result)
 
             embedders = Embedders(environ={**os.environ, **config.env})
+            context = run_context(config, options, Judges(graders, embedders))
             try:
-                return await run_jobs(jobs, options, on_result, stop, Judges(graders, embedders))
+                return await run_jobs(jobs, context, options, on_result, stop)
             finally:
                 await graders.aclose()
                 await embedders.aclose()

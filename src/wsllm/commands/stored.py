@@ -15,11 +15,12 @@ from wsllm.store import ResultRecord, ResultStore, RunEnd, RunRecord
 def run_record(run: EvalRun) -> RunRecord:
     """The store's record of a run as it starts."""
     config = run.config
-    columns = [
-        {"prompt": p.label, "target": t.label, "prompt_idx": pi, "target_idx": ti}
-        for pi, p in enumerate(config.prompts)
-        for ti, t in enumerate(config.targets)
-    ]
+    columns = [  # target by target, as promptfoo orders its columns
+        {"prompt": config.prompts[c.prompt_index].label,
+         "target": config.targets[c.target_index].label,
+         "prompt_idx": c.prompt_index, "target_idx": c.target_index}
+        for c in config.columns
+    ]  # fmt: skip
     return RunRecord(run.id, run.started_at.isoformat(), config.description, str(config.path),
                      config.raw, run.planned, columns)  # fmt: skip
 
@@ -34,7 +35,7 @@ def result_record(index: int, r: TestResult) -> ResultRecord:
     """The store's record of one finished result."""
     m, grading = r.response.metrics, r.grading
     return ResultRecord(
-        idx=index, test_idx=r.test.index, prompt_idx=r.prompt_index, target_idx=r.target_index,
+        idx=index, test_idx=r.row, prompt_idx=r.prompt_index, target_idx=r.target_index,
         repeat_idx=r.repeat_index, description=r.test.description, vars=r.test.vars,
         prompt=r.rendered_prompt, status=r.status, score=r.score, output=_text(r.response.output),
         error=r.response.error, reason=grading.reason if grading else None,

@@ -22,6 +22,7 @@ class TargetResponse:
     metrics: StreamMetrics = field(default_factory=StreamMetrics)
     frames: list[Frame] = field(default_factory=list)
     frames_dropped: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -60,6 +61,9 @@ class TestResult:
     rendered_prompt: str
     response: TargetResponse
     grading: GradingResult | None
+    row: int = 0
+    column: int = 0
+    prompt_config: dict[str, Any] = field(default_factory=dict)
 
     @property
     def status(self) -> Status:
@@ -88,6 +92,7 @@ class EvalRun:
     duration_s: float = 0.0
     interrupted: bool = False
     grader_usage: dict[str, int] = field(default_factory=dict)
+    derived: dict[int, dict[str, float]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         """How many results passed, failed and errored."""

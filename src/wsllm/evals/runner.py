@@ -7,33 +7,20 @@ flight and keeps every result that finished.
 from __future__ import annotations
 
 import asyncio
-import math
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from wsllm.errors import WsllmError
-from wsllm.evals.grading.aggregate import grade_test
-from wsllm.evals.grading.context import GradingContext
-from wsllm.evals.results import TargetResponse, TestResult
-from wsllm.evals.schema import EvalConfig, Prompt, Target, TestCase
-from wsllm.evals.target import call_target
-from wsllm.evals.templates import render
-from wsllm.graders.embeddings import Embedders
-from wsllm.graders.models import Graders
+from wsllm.evals.job import Job, Judges, RunContext, run_job
+from wsllm.evals.refs import prompt_allowed, target_allowed
+from wsllm.evals.rendering import Renderer
+from wsllm.evals.results import TestResult
+from wsllm.evals.schema import EvalConfig, TestCase
 
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    """One call to make: a test, a prompt and a target, on one repeat."""
-
-    test: TestCase
-    prompt_index: int
-    prompt: Prompt
-    target_index: int
-    target: Target
-    repeat: int
+__all__ = ["Job", "Judges", "RunContext", "RunOptions", "plan", "run_context", "run_jobs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,44 +36,66 @@ class RunOptions:
     frame_limit: int = 2000
 
 
+def run_context(config: EvalConfig, options: RunOptions, judges: Judges | None = None
+                ) -> RunContext:  # fmt: skip
+    """What the jobs of a run of `config` share."""
+    renderer = Renderer(config.base, {**os.environ, **config.env}, config.var_loaders)
+    return RunContext(renderer, judges or Judges(), tuple(config.extensions),
+                      options.timeout_ms, options.frame_limit)  # fmt: skip
+
+
 def plan(config: EvalConfig, options: RunOptions) -> list[Job]:
-    """Every job, test by test: each prompt on each target, `repeat` times."""
-    tests = _filtered(config.tests, options)
-    return [
-        Job(test, p, prompt, t, target, r)
-        for test in tests
-        for r in range(options.repeat)
-        for p, prompt in enumerate(config.prompts)
-        for t, target in enumerate(config.targets)
-    ]
+    """Every job in promptfoo's order: test by test, each repeat, each combination of its vars
+    (a row, with its own index), then each column the test's filters allow."""
+    jobs: list[Job] = []
+    row = 0
+    for group in _groups(_filtered(config.tests, options)):
+        for repeat in range(options.repeat):
+            for test in group:
+                jobs += _row_jobs(config, test, row, repeat)
+                row += 1
+    return jobs
+
+
+def _row_jobs(config: EvalConfig, test: TestCase, row: int, repeat: int) -> list[Job]:
+    jobs = []
+    for c, column in enumerate(config.columns):
+        target = config.targets[column.target_index]
+        prompt = config.prompts[column.prompt_index]
+        if target_allowed(target, test.targets) and prompt_allowed(prompt, test.prompts):
+            jobs.append(Job(test, column.prompt_index, prompt, column.target_index, target,
+                            repeat, row, c))  # fmt: skip
+    return jobs
+
+
+def _groups(tests: list[TestCase]) -> list[list[TestCase]]:
+    groups: dict[int, list[TestCase]] = {}
+    for test in tests:
+        groups.setdefault(test.group, []).append(test)
+    return list(groups.values())
 
 
 def _filtered(tests: list[TestCase], options: RunOptions) -> list[TestCase]:
+    """`--filter-pattern` (on descriptions; tests without one are left out), then
+    `--filter-first-n` (test entries, before their vars are expanded)."""
     if options.filter_pattern:
         try:
             pattern = re.compile(options.filter_pattern)
         except re.error as exc:
             raise WsllmError(f"--filter-pattern: invalid regular expression: {exc}") from exc
-        tests = [t for t in tests if pattern.search(t.description or "")]
+        tests = [t for t in tests if t.description and pattern.search(t.description)]
     if options.filter_first_n is not None:
-        tests = tests[: options.filter_first_n]
+        kept = list(dict.fromkeys(t.group for t in tests))[: options.filter_first_n]
+        tests = [t for t in tests if t.group in set(kept)]
     return tests
-
-
-@dataclass(frozen=True, slots=True)
-class Judges:
-    """The models that grade, shared by every test of a run."""
-
-    graders: Graders | None = None
-    embedders: Embedders | None = None
 
 
 async def run_jobs(
     jobs: list[Job],
+    context: RunContext,
     options: RunOptions,
     on_result: Callable[[int, TestResult], None],
     stop: asyncio.Event,
-    judges: Judges | None = None,
 ) -> tuple[list[TestResult], bool]:
     """Run `jobs`; return the finished results in plan order, and whether the run was stopped."""
     slots: list[TestResult | None] = [None] * len(jobs)
@@ -97,7 +106,7 @@ async def run_jobs(
         for index, job in queue:
             if stop.is_set():
                 return
-            result = await run_job(job, options, judges or Judges())
+            result = await run_job(job, context)
             slots[index] = result
             on_result(index, result)
             pause = options.delay_ms + job.target.delay_ms
@@ -116,30 +125,10 @@ async def _until_done_or_stopped(workers: list[asyncio.Task[None]], stop: asynci
     waiting: list[asyncio.Future[Any]] = [everything, stopper]
     await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
     stopper.cancel()
-    if stop.is_set():
+    if stop.is_set() or everything.done():  # stopped, or a worker raised: the others stop too
         for task in workers:
             task.cancel()
     outcomes = await asyncio.gather(everything, return_exceptions=True)
     for outcome in outcomes:
         if isinstance(outcome, Exception) and not isinstance(outcome, asyncio.CancelledError):
             raise outcome
-
-
-async def run_job(job: Job, options: RunOptions, judges: Judges) -> TestResult:
-    """Call the target for one job and grade what came back."""
-    variables = job.test.vars
-    try:
-        prompt = render(job.prompt.raw, variables)
-    except WsllmError as exc:
-        response = TargetResponse(error=f"prompt: {exc}")
-        return TestResult(job.test, job.prompt, job.prompt_index, job.target, job.target_index,
-                          job.repeat, job.prompt.raw, response, None)  # fmt: skip
-    deadline = min(job.target.timeout_ms, options.timeout_ms or math.inf)
-    response = await call_target(job.target, prompt, variables, deadline, options.frame_limit)
-    grading = None
-    if response.error is None:
-        context = GradingContext(response.output, job.test, prompt, response.metrics,
-                                 judges.graders, judges.embedders)  # fmt: skip
-        grading = await grade_test(job.test, context)
-    return TestResult(job.test, job.prompt, job.prompt_index, job.target, job.target_index,
-                      job.repeat, prompt, response, grading)  # fmt: skip

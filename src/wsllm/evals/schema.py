@@ -1,4 +1,4 @@
-"""What a config becomes once loaded and checked: prompts, targets, tests and options."""
+"""What a config becomes once loaded and checked: prompts, targets, columns, tests and options."""
 
 from __future__ import annotations
 
@@ -26,11 +26,13 @@ class Assertion:
     raw: dict[str, Any]
     function: ScriptFunction | None = None
     children: tuple[Assertion, ...] = ()
+    transform: ScriptFunction | None = None
+    value_function: ScriptFunction | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class TestCase:
-    """One test: its variables, its assertions and how they add up."""
+    """One test (one combination of its vars): its assertions, how they add up, how it runs."""
 
     index: int
     description: str | None
@@ -40,14 +42,23 @@ class TestCase:
     metadata: dict[str, Any]
     options: dict[str, Any]
     raw: dict[str, Any]
+    group: int = 0
+    transform: ScriptFunction | None = None
+    prefix: str = ""
+    suffix: str = ""
+    targets: tuple[str, ...] | None = None
+    prompts: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Prompt:
-    """A prompt template and the label reports show for it."""
+    """A prompt template (or function) and the label reports show for it."""
 
     raw: str
     label: str
+    id: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    function: ScriptFunction | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +75,18 @@ class Target:
     headers: dict[str, str]
     protocols: tuple[str, ...]
     delay_ms: float = 0.0
+    given_label: str = ""
+    transform: ScriptFunction | None = None
+    prompts: tuple[str, ...] | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of results: a target and a prompt (promptfoo's promptIdx is its position)."""
+
+    target_index: int
+    prompt_index: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +99,24 @@ class Options:
     timeout_ms: float = 0.0
     show_progress: bool = True
     cache: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DerivedMetric:
+    """A named score computed from a column's named scores after each of its results."""
+
+    name: str
+    expression: str | None = None
+    function: ScriptFunction | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Extension:
+    """A hook function from `extensions`: called for one hook (`only`) or, legacy, for all."""
+
+    reference: str
+    function: ScriptFunction
+    only: str | None
 
 
 @dataclass(slots=True)
@@ -91,3 +132,9 @@ class EvalConfig:
     output_paths: list[str]
     env: dict[str, str]
     raw: dict[str, Any] = field(default_factory=dict)
+    columns: list[Column] = field(default_factory=list)
+    derived_metrics: list[DerivedMetric] = field(default_factory=list)
+    extensions: list[Extension] = field(default_factory=list)
+    filters: dict[str, ScriptFunction] = field(default_factory=dict)
+    var_loaders: dict[str, ScriptFunction] = field(default_factory=dict)
+    base: Path = field(default_factory=Path)

@@ -4,6 +4,7 @@ stream core, and turn what came back into a TargetResponse with the stream's fig
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from wsllm.client import call
@@ -15,10 +16,16 @@ from wsllm.evals.schema import Target
 from wsllm.evals.templates import render
 
 
-async def call_target(target: Target, prompt: str, variables: dict[str, Any], timeout_ms: float,
-                      frame_limit: int) -> TargetResponse:  # fmt: skip
+async def call_target(
+    target: Target,
+    prompt: str,
+    variables: dict[str, Any],
+    timeout_ms: float,
+    frame_limit: int,
+    env: Mapping[str, str] | None = None,
+) -> TargetResponse:
     """Send the rendered request frame, fold the frames, and return the response and figures."""
-    scope = {**variables, "prompt": prompt}
+    scope = {"env": env or {}, **variables, "prompt": prompt}
     context = {"vars": variables, "prompt": {"raw": prompt, "label": prompt}}
     recorder = StreamRecorder(time.perf_counter(), frame_limit)
     response = TargetResponse()
@@ -56,3 +63,4 @@ def _apply(result: dict[str, Any], response: TargetResponse) -> None:
         response.error = str(error)
     else:
         response.output = result.get("output")
+        response.details = {k: v for k, v in result.items() if k not in ("output", "error")}

@@ -52,20 +52,17 @@ def _clip(text: str, width: int) -> str:
 
 def results_table(run: EvalRun, max_rows: int) -> tuple[Table, int]:
     """The table of the first `max_rows` tests, and how many tests it leaves out."""
-    rows: dict[tuple[int, int], dict[tuple[int, int], TestResult]] = defaultdict(dict)
+    rows: dict[int, dict[int, TestResult]] = defaultdict(dict)
     for result in run.results:
-        rows[(result.test.index, result.repeat_index)][
-            (result.prompt_index, result.target_index)
-        ] = result
+        rows[result.row][result.column] = result  # promptfoo's testIdx and promptIdx
     var_names = list(dict.fromkeys(k for r in run.results for k in r.test.vars))
-    columns = [
-        (p, t) for p in range(len(run.config.prompts)) for t in range(len(run.config.targets))
-    ]
+    columns = range(len(run.config.columns))  # target by target, each with its prompts
     table = Table(show_lines=True, expand=False)
     for name in var_names:
         table.add_column(Text(name), overflow="fold", max_width=40)
-    for p, t in columns:
-        header = f"[{run.config.targets[t].label}] {_clip(run.config.prompts[p].label, 40)}"
+    for column in run.config.columns:
+        target = run.config.targets[column.target_index]
+        header = f"[{target.label}] {_clip(run.config.prompts[column.prompt_index].label, 40)}"
         table.add_column(Text(header), overflow="fold", ratio=2)
     for key in sorted(rows)[:max_rows]:
         found = rows[key]

@@ -6,30 +6,54 @@ before any request is made.
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from wsllm.errors import ConfigError
 from wsllm.evals.config import suites
+from wsllm.evals.config.envtemplates import config_env, render_env
+from wsllm.evals.config.files import reference_path
+from wsllm.evals.config.prompts import PromptSource, load_prompts
+from wsllm.evals.config.targets import columns, load_targets
 from wsllm.evals.config.yamlsafe import load_yaml
+from wsllm.evals.derived import Expression
 from wsllm.evals.functions.compiler import FunctionCompiler
-from wsllm.evals.schema import EvalConfig, Options, ScriptFunction, Target
-from wsllm.evals.templates import compile_template
+from wsllm.evals.schema import (
+    DerivedMetric,
+    EvalConfig,
+    Extension,
+    Options,
+    ScriptFunction,
+    Target,
+    TestCase,
+)  # fmt: skip
 from wsllm.evals.validate import Where, check_keys, expect, number
 
 DEFAULT_CONFIG_NAMES = ("promptfooconfig.yaml", "promptfooconfig.yml", "promptfooconfig.json")
 
 TOP_LEVEL = (
     "description", "prompts", "providers", "targets", "tests", "defaultTest", "evaluateOptions",
-    "outputPath", "env", "sharing", "tags", "metadata", "writeLatestResults",
-)  # fmt: skip
-TARGET_KEYS = ("id", "label", "config", "delay")
-TARGET_CONFIG_KEYS = (
-    "url", "messageTemplate", "streamResponse", "transformResponse", "responseParser", "timeoutMs",
-    "headers", "protocols",
+    "outputPath", "env", "sharing", "tags", "metadata", "writeLatestResults", "scenarios",
+    "derivedMetrics", "nunjucksFilters", "extensions",
 )  # fmt: skip
 EVALUATE_KEYS = ("maxConcurrency", "repeat", "delay", "timeoutMs", "showProgressBar", "cache")
-DEFAULT_TIMEOUT_MS = 300_000.0
+HOOKS = ("beforeAll", "beforeEach", "afterEach", "afterAll")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadOptions:
+    """What the command line adds: `--var` values, `--filter-targets`, extensions (`-x`), the
+    environment templates see, and tests to run instead of the config's (`--filter-failing`)."""
+
+    extra_vars: dict[str, str] = field(default_factory=dict)
+    targets_pattern: str | None = None
+    extensions: tuple[str, ...] = ()
+    environ: Mapping[str, str] | None = None
+    tests: list[dict[str, Any]] | None = None
 
 
 def find_config(path: Path | None) -> Path:
@@ -40,7 +64,7 @@ def find_config(path: Path | None) -> Path:
         if not path.is_file():
             raise ConfigError(f"{path}: no such config file")
         return path
-    return find_config_in(Path.cwd())
+    return find_config_in(Path())
 
 
 def find_config_in(folder: Path) -> Path:
@@ -48,7 +72,7 @@ def find_config_in(folder: Path) -> Path:
     for name in DEFAULT_CONFIG_NAMES:
         if (folder / name).is_file():
             return folder / name
-    raise ConfigError(f"no promptfooconfig.yaml in {folder}: give one with -c PATH")
+    raise ConfigError(f"no promptfooconfig.yaml in {folder.resolve()}: give one with -c PATH")
 
 
 def read_text(path: Path, label: str) -> str:
@@ -68,38 +92,81 @@ def read_yaml(path: Path, label: str) -> Any:
     return load_yaml(read_text(path, label), label)
 
 
-def load_config(path: Path) -> EvalConfig:
-    """Load and check the config at `path`."""
+def load_config(path: Path, options: LoadOptions | None = None) -> EvalConfig:
+    """Load and check the config at `path` (as the user typed it: prompt labels show it)."""
+    options = options or LoadOptions()
     where = Where(path.name)
-    raw = read_yaml(path, path.name)
-    raw = expect(raw, (dict,), where)
+    raw = expect(read_yaml(path, path.name), (dict,), where)
     check_keys(raw, TOP_LEVEL, where)
+    environ = os.environ if options.environ is None else options.environ
+    env = config_env(expect(raw.get("env") or {}, (dict,), where.key("env")), environ)
+    raw = render_env(raw, {**environ, **env})
+    if options.tests is not None:
+        raw = {**raw, "tests": options.tests, "scenarios": None}
     base = path.parent.resolve()
-    env = _env(raw.get("env"), where.key("env"))
     compiler = FunctionCompiler(base, env)
-    targets = _targets(raw, where, compiler)
+    targets = _chosen(load_targets(raw, where, base, compiler), options.targets_pattern)
+    shown = os.path.dirname(str(path)) or "."
+    prompts = load_prompts(raw.get("prompts"), where.key("prompts"),
+                           PromptSource(base, shown, compiler))  # fmt: skip
+    source = suites.TestSource(base, compiler, prompts, targets, dict(options.extra_vars))
+    tests = suites.load_tests(raw, where, source)
     return EvalConfig(
         path=path,
         description=_optional_str(raw.get("description"), where.key("description")),
-        prompts=suites.load_prompts(raw.get("prompts"), where.key("prompts"), base),
+        prompts=prompts,
         targets=targets,
-        tests=suites.load_tests(raw, where, base, compiler),
+        tests=tests,
         options=_options(raw.get("evaluateOptions"), where.key("evaluateOptions")),
         output_paths=_output_paths(raw.get("outputPath"), where.key("outputPath")),
         env=env,
         raw=raw,
+        columns=columns(targets, prompts, where.key("providers")),
+        derived_metrics=_derived(raw.get("derivedMetrics"), where.key("derivedMetrics")),
+        extensions=_extensions(
+            [*options.extensions, *_listed(raw, "extensions", where)],
+            where.key("extensions"),
+            compiler,
+        ),
+        filters=_filters(raw.get("nunjucksFilters"), where.key("nunjucksFilters"), compiler),
+        base=base,
+        var_loaders=_var_loaders(tests, compiler, where.key("tests")),
     )
+
+
+def _var_loaders(tests: list[TestCase], compiler: FunctionCompiler,
+                 where: Where) -> dict[str, ScriptFunction]:  # fmt: skip
+    """The `.js` and `.py` files vars name, compiled; a PDF var is refused."""
+    loaders: dict[str, ScriptFunction] = {}
+    for test in tests:
+        for name, value in test.vars.items():
+            if not (isinstance(value, str) and value.startswith("file://")):
+                continue
+            path = reference_path(value)
+            if path.endswith(".pdf"):
+                raise where.key(f"vars.{name}").error("PDF vars are not supported: use text")
+            if path.endswith((".js", ".cjs", ".mjs", ".py")) and value not in loaders:
+                loaders[value] = compiler.file_function(value, where.key(f"vars.{name}"), "get_var")
+    return loaders
+
+
+def _chosen(targets: list[Target], pattern: str | None) -> list[Target]:
+    """`--filter-targets`: the targets whose id or label the regular expression finds."""
+    if pattern is None:
+        return targets
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(f"--filter-targets: invalid regular expression: {exc}") from exc
+    chosen = [t for t in targets if regex.search(t.id) or regex.search(t.given_label)]
+    if not chosen:
+        names = ", ".join(t.given_label or t.id for t in targets)
+        raise ConfigError(f"--filter-targets {pattern!r} matches no target (targets: {names})")
+    return chosen
 
 
 def _optional_str(value: Any, where: Where) -> str | None:
     return None if value is None else str(expect(value, (str,), where))
-
-
-def _env(value: Any, where: Where) -> dict[str, str]:
-    if value is None:
-        return {}
-    env = expect(value, (dict,), where)
-    return {str(k): "" if v is None else str(v) for k, v in env.items()}
 
 
 def _output_paths(value: Any, where: Where) -> list[str]:
@@ -130,98 +197,52 @@ def _flag(value: Any, where: Where) -> bool:
     return bool(expect(value, (bool,), where))
 
 
-def _targets(raw: dict[str, Any], where: Where, compiler: FunctionCompiler) -> list[Target]:
-    key = "targets" if "targets" in raw else "providers"
-    if "targets" in raw and "providers" in raw:
-        raise where.error("give `providers` or `targets`, not both")
+def _listed(raw: dict[str, Any], key: str, where: Where) -> list[Any]:
     value = raw.get(key)
     if value is None:
-        raise where.key("providers").error("missing: name at least one ws:// or wss:// target")
-    items = [value] if isinstance(value, str | dict) else expect(value, (list,), where.key(key))
-    if not items:
-        raise where.key(key).error("empty: name at least one ws:// or wss:// target")
-    return [_target(item, where.key(key).item(i), compiler) for i, item in enumerate(items)]
+        return []
+    return list(expect(value, (list,), where.key(key)))
 
 
-def _target(item: Any, where: Where, compiler: FunctionCompiler) -> Target:
-    spec = {"id": item} if isinstance(item, str) else expect(item, (dict,), where)
-    check_keys(spec, TARGET_KEYS, where)
-    target_id = str(expect(spec.get("id"), (str,), where.key("id")))
-    config = expect(spec.get("config") or {}, (dict,), where.key("config"))
-    check_keys(config, TARGET_CONFIG_KEYS, where.key("config"))
-    url = str(expect(config.get("url", target_id), (str,), where.key("config.url")))
-    if not url.startswith(("ws://", "wss://")):
-        raise where.key("id").error(
-            f"{target_id!r} is not a WebSocket target: wsllm eval runs ws:// and wss:// endpoints"
-        )
-    return Target(
-        id=target_id,
-        label=str(spec.get("label") or target_id),
-        url=_template(url, where.key("config.url")),
-        message_template=_message_template(config, where.key("config")),
-        stream_response=_stream(config, where, compiler),
-        transform_response=_transform(config, where, compiler),
-        timeout_ms=number(
-            config.get("timeoutMs", DEFAULT_TIMEOUT_MS), where.key("config.timeoutMs"), 1
-        ),
-        headers=_headers(config.get("headers"), where.key("config.headers")),
-        protocols=_protocols(config.get("protocols"), where.key("config.protocols")),
-        delay_ms=number(spec.get("delay", 0), where.key("delay"), 0),
-    )
+def _derived(value: Any, where: Where) -> list[DerivedMetric]:
+    metrics: list[DerivedMetric] = []
+    for i, item in enumerate(expect(value or [], (list,), where)):
+        place = where.item(i)
+        check_keys(expect(item, (dict,), place), ("name", "value"), place)
+        name = str(expect(item.get("name"), (str,), place.key("name")))
+        source = str(expect(item.get("value"), (str,), place.key("value")))
+        try:
+            expression = Expression(source)
+        except ConfigError as exc:
+            raise place.key("value").error(str(exc)) from exc
+        metrics.append(DerivedMetric(name, source, _evaluator(expression)))
+    return metrics
 
 
-def _template(source: str, where: Where) -> str:
-    try:
-        compile_template(source)
-    except ConfigError as exc:
-        raise where.error(str(exc)) from exc
-    return source
+def _evaluator(expression: Expression) -> ScriptFunction:
+    return lambda scope, step: expression.evaluate(scope)
 
 
-def _message_template(config: dict[str, Any], where: Where) -> str:
-    if "messageTemplate" not in config:
-        raise where.key("messageTemplate").error(
-            "missing: a WebSocket target needs a messageTemplate, such as "
-            "'{\"input\": {{prompt | dump}}}'"
-        )
-    value = config["messageTemplate"]
-    if isinstance(value, dict | list):  # a structured template is sent as JSON
-        import json
-
-        value = json.dumps(value)
-    return _template(
-        str(expect(value, (str,), where.key("messageTemplate"))), where.key("messageTemplate")
-    )
-
-
-def _stream(config: dict[str, Any], where: Where, compiler: FunctionCompiler) -> Any:
-    if config.get("streamResponse") is None:
-        return None
-    place = where.key("config.streamResponse")
-    return compiler.stream_function(expect(config["streamResponse"], (str,), place), place)
+def _extensions(items: list[Any], where: Where, compiler: FunctionCompiler) -> list[Extension]:
+    found: list[Extension] = []
+    for i, item in enumerate(items):
+        place = where.item(i)
+        reference = str(expect(item, (str,), place))
+        if not reference.startswith("file://"):
+            raise place.error("an extension is file://path/to/file.js:function (or .py:function)")
+        name = reference[7:].rpartition(":")[2] if reference[7:].rfind(":") > 1 else ""
+        if reference.removesuffix(f":{name}").endswith(".py") and not name:
+            raise place.error("name the Python hook function: file://hooks.py:function_name")
+        function = compiler.file_function(reference, place, name)
+        found.append(Extension(reference, function, name if name in HOOKS else None))
+    return found
 
 
-def _transform(
-    config: dict[str, Any], where: Where, compiler: FunctionCompiler
-) -> ScriptFunction | None:
-    key = "transformResponse" if "transformResponse" in config else "responseParser"
-    if config.get(key) is None:
-        return None
-    place = where.key(f"config.{key}")
-    return compiler.transform_function(expect(config[key], (str,), place), place)
-
-
-def _headers(value: Any, where: Where) -> dict[str, str]:
-    if value is None:
-        return {}
-    headers = expect(value, (dict,), where)
-    return {str(k): str(v) for k, v in headers.items()}
-
-
-def _protocols(value: Any, where: Where) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    items = expect(value, (list,), where)
-    return tuple(str(expect(v, (str,), where.item(i))) for i, v in enumerate(items))
+def _filters(value: Any, where: Where, compiler: FunctionCompiler) -> dict[str, ScriptFunction]:
+    filters: dict[str, ScriptFunction] = {}
+    for name, path in expect(value or {}, (dict,), where).items():
+        place = where.key(str(name))
+        text = str(expect(path, (str,), place))
+        reference = text if text.startswith("file://") else f"file://{text}"
+        filters[str(name)] = compiler.file_function(reference, place, str(name))
+    return filters

@@ -1,149 +1,149 @@
-"""Prompts and tests from a config: inline, or from text, CSV, YAML, JSON and JSONL files."""
+"""Tests from a config: inline, or from CSV, YAML, JSON and JSONL files; `defaultTest` merged in,
+`scenarios` expanded, `transformVars` applied, and list-valued vars expanded, as promptfoo does."""
 
 from __future__ import annotations
 
 import csv
-import glob
 import io
 import itertools
 import json
-import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wsllm.errors import ConfigError
-from wsllm.evals.config.yamlsafe import load_yaml
+from wsllm.errors import WsllmError
+from wsllm.evals.config.assertions import AssertionSource, load_assertion, parse_assertion_string
+from wsllm.evals.config.files import expand, load_data, read_text
+from wsllm.evals.config.targets import refs
 from wsllm.evals.functions.compiler import FunctionCompiler
-from wsllm.evals.grading.registry import ASSERTIONS, AssertionType
-from wsllm.evals.schema import Assertion, Prompt, ScriptFunction, TestCase
-from wsllm.evals.templates import compile_template
+from wsllm.evals.refs import prompt_matches, target_matches
+from wsllm.evals.schema import Prompt, ScriptFunction, Target, TestCase
 from wsllm.evals.validate import Where, check_keys, expect, number
 
-TEST_KEYS = ("vars", "assert", "description", "threshold", "metadata", "options")
-ASSERT_KEYS = (
-    "type", "value", "threshold", "weight", "metric", "provider", "config", "assert",
-    "rubricPrompt",
+TEST_KEYS = (
+    "vars", "assert", "description", "threshold", "metadata", "options", "providers", "prompts",
 )  # fmt: skip
+OPTION_KEYS = (
+    "transform", "postprocess", "transformVars", "prefix", "suffix", "provider", "factuality",
+    "disableVarExpansion",
+)  # fmt: skip
+SCENARIO_KEYS = ("description", "config", "tests")
+
+Spec = tuple[dict[str, Any], Where, bool]
 
 
-def load_prompts(value: Any, where: Where, base: Path) -> list[Prompt]:
-    """The prompts: strings, `file://` text files (split on `---` lines), or {raw, label}."""
-    if value is None:
-        raise where.error("missing: give at least one prompt, such as '{{question}}'")
-    items = [value] if isinstance(value, str | dict) else expect(value, (list,), where)
-    prompts: list[Prompt] = []
-    for i, item in enumerate(items):
-        prompts += _prompt(
-            item, where.item(i) if not isinstance(value, str | dict) else where, base
-        )
-    if not prompts:
-        raise where.error("empty: give at least one prompt")
-    return prompts
+@dataclass(frozen=True, slots=True)
+class TestSource:
+    """What tests are read against: the folder, the compiler, the prompts and targets that
+    filters name, and `--var` values."""
+
+    base: Path
+    compiler: FunctionCompiler
+    prompts: list[Prompt]
+    targets: list[Target]
+    extra_vars: dict[str, Any] = field(default_factory=dict)
 
 
-def _prompt(item: Any, where: Where, base: Path) -> list[Prompt]:
-    if isinstance(item, dict):
-        check_keys(item, ("raw", "label", "id"), where)
-        raw = item.get("raw") or item.get("id")
-        text = str(expect(raw, (str,), where.key("raw")))
-        prompts = _prompt(text, where, base)
-        label = item.get("label")
-        return [Prompt(p.raw, str(label)) for p in prompts] if label else prompts
-    text = str(expect(item, (str,), where))
-    if text.startswith("file://"):
-        return _prompt_files(text[7:], where, base)
-    _check_template(text, where)
-    return [Prompt(text, text)]
-
-
-def _prompt_files(pattern: str, where: Where, base: Path) -> list[Prompt]:
-    prompts = []
-    for path in _expand(pattern, where, base):
-        parts = re.split(r"^---\s*$", _read_text(path, where), flags=re.M)
-        for part in (p.strip() for p in parts):
-            if part:
-                _check_template(part, where)
-                prompts.append(Prompt(part, f"{path.name}: {part[:50]}"))
-    return prompts
-
-
-def _check_template(text: str, where: Where) -> None:
-    try:
-        compile_template(text)
-    except ConfigError as exc:
-        raise where.error(str(exc)) from exc
-
-
-def _expand(pattern: str, where: Where, base: Path) -> list[Path]:
-    full = str(base / pattern)
-    paths = sorted(Path(p) for p in glob.glob(full)) if glob.has_magic(full) else [Path(full)]
-    if not paths or not all(p.is_file() for p in paths):
-        missing = next((p for p in paths if not p.is_file()), Path(full))
-        raise where.error(f"no such file: {missing}")
-    return paths
-
-
-def _read_text(path: Path, where: Where) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise where.error(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise where.error(
-            f"{path} is not UTF-8 text (byte {exc.start} cannot be decoded); save it as UTF-8"
-        ) from exc
-
-
-def load_tests(
-    raw: dict[str, Any], where: Where, base: Path, compiler: FunctionCompiler
-) -> list[TestCase]:
-    """Every test, with defaultTest merged in and list-valued vars expanded."""
-    default = _default_test(raw.get("defaultTest"), where.key("defaultTest"), base)
-    specs = _test_specs(raw.get("tests"), where.key("tests"), base)
+def load_tests(raw: dict[str, Any], where: Where, source: TestSource) -> list[TestCase]:
+    """Every test, one per combination of its vars, in promptfoo's order."""
+    default = default_test(raw.get("defaultTest"), where.key("defaultTest"), source.base)
+    default["vars"] = {**(default.get("vars") or {}), **source.extra_vars}
+    metadata = expect(raw.get("metadata") or {}, (dict,), where.key("metadata"))
+    default["metadata"] = {**metadata, **(default.get("metadata") or {})}
+    specs = test_specs(raw.get("tests"), where.key("tests"), source.base)
+    specs += _scenario_specs(raw.get("scenarios"), where.key("scenarios"), source.base)
     tests: list[TestCase] = []
-    for spec, spec_where in specs:
-        merged = _merge(default, spec)
-        for variables in _expand_vars(merged.get("vars") or {}, spec_where, base):
-            tests.append(_test(len(tests), merged, variables, spec_where, compiler))
+    for group, (spec, place, from_file) in enumerate(specs):
+        check_keys(spec, TEST_KEYS, place)
+        merged = merge(default, spec)
+        _check_refs(merged, place, source)
+        variables = _transformed_vars(merged, place, source.compiler)
+        assertions = AssertionSource(source.base, source.compiler, from_file)
+        disabled = bool((merged.get("options") or {}).get("disableVarExpansion"))
+        for combo in expand_vars(variables, place, source.base, disabled):
+            tests.append(_test(len(tests), group, merged, combo, place, assertions))
     return tests
 
 
-def _default_test(value: Any, where: Where, base: Path) -> dict[str, Any]:
+def default_test(value: Any, where: Where, base: Path) -> dict[str, Any]:
+    """`defaultTest`, inline or from a file."""
     if value is None:
         return {}
     if isinstance(value, str) and value.startswith("file://"):
-        value = _load_data(_expand(value[7:], where, base)[0], where)
-    spec: dict[str, Any] = expect(value, (dict,), where)
+        path = expand(value[7:], where, base)[0]
+        value, where = load_data(path, where), Where(path.name)
+    spec: dict[str, Any] = dict(expect(value, (dict,), where))
     check_keys(spec, TEST_KEYS, where)
     return spec
 
 
-def _test_specs(value: Any, where: Where, base: Path) -> list[tuple[dict[str, Any], Where]]:
+def test_specs(value: Any, where: Where, base: Path) -> list[Spec]:
+    """The raw tests: a list of tests and files, or one file or glob."""
     if value is None:
-        return [({}, where)]
+        return []
     items = [value] if isinstance(value, str) else expect(value, (list,), where)
-    specs: list[tuple[dict[str, Any], Where]] = []
+    specs: list[Spec] = []
     for i, item in enumerate(items):
         item_where = where if isinstance(value, str) else where.item(i)
-        if isinstance(item, str) and item.startswith("file://"):
-            for path in _expand(item[7:], item_where, base):
-                specs += _tests_from_file(path, Where(path.name))
+        if isinstance(item, str):
+            reference = item.removeprefix("file://")
+            for path in expand(reference, item_where, base):
+                specs += [(s, w, True) for s, w in _tests_from_file(path, Where(path.name))]
         else:
-            specs.append((expect(item, (dict,), item_where), item_where))
+            specs.append((expect(item, (dict,), item_where), item_where, False))
     return specs
+
+
+def _scenario_specs(value: Any, where: Where, base: Path) -> list[Spec]:
+    """Each scenario's tests under each of its `config` entries, as promptfoo combines them."""
+    if value is None:
+        return []
+    scenarios = _listed(value, where, base)
+    specs: list[Spec] = []
+    count = itertools.count()
+    for i, scenario in enumerate(scenarios):
+        place = where.item(i)
+        check_keys(expect(scenario, (dict,), place), SCENARIO_KEYS, place)
+        entries = _listed(scenario.get("config"), place.key("config"), base)
+        tests = test_specs(scenario.get("tests"), place.key("tests"), base) or [({}, place, False)]
+        for j, data in enumerate(entries):
+            data = expect(data, (dict,), place.key("config").item(j))
+            conversation = f"__scenario_{next(count)}__"
+            specs += [(_scenario_test(data, test, conversation), w, f) for test, w, f in tests]
+    return specs
+
+
+def _listed(value: Any, where: Where, base: Path) -> list[Any]:
+    if isinstance(value, str) and value.startswith("file://"):
+        data = load_data(expand(value[7:], where, base)[0], where)
+        return data if isinstance(data, list) else [data]
+    return list(expect(value if value is not None else [], (list,), where))
+
+
+def _scenario_test(data: dict[str, Any], test: dict[str, Any], conversation: str
+                   ) -> dict[str, Any]:  # fmt: skip
+    merged = {**data, **test}
+    merged["vars"] = {**(data.get("vars") or {}), **(test.get("vars") or {})}
+    merged["options"] = dict(test.get("options") or {})
+    merged["assert"] = [*(data.get("assert") or []), *(test.get("assert") or [])]
+    metadata = {**(data.get("metadata") or {}), **(test.get("metadata") or {})}
+    merged["metadata"] = {"conversationId": conversation, **metadata}
+    return merged
 
 
 def _tests_from_file(path: Path, where: Where) -> list[tuple[dict[str, Any], Where]]:
     if path.suffix == ".csv":
         return [(spec, where.item(i)) for i, spec in enumerate(_csv_tests(path, where))]
     if path.suffix == ".jsonl":
-        lines = _read_text(path, where).splitlines()
+        lines = read_text(path, where).splitlines()
         return [
             (_json_line(line, where.item(i)), where.item(i))
             for i, line in enumerate(lines)
             if line.strip()
         ]
-    data = _load_data(path, where)
+    if path.suffix not in (".yaml", ".yml", ".json"):
+        raise where.error("a tests file must be .csv, .jsonl, .json, .yaml or .yml")
+    data = load_data(path, where)
     items = data if isinstance(data, list) else [data]
     return [(expect(item, (dict,), where.item(i)), where.item(i)) for i, item in enumerate(items)]
 
@@ -156,19 +156,12 @@ def _json_line(line: str, where: Where) -> dict[str, Any]:
     return expect(value, (dict,), where)  # type: ignore[no-any-return]
 
 
-def _load_data(path: Path, where: Where) -> Any:
-    text = _read_text(path, where)
-    if path.suffix != ".json":
-        return load_yaml(text, path.name)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise Where(path.name).error(f"cannot parse: {exc}") from exc
-
-
 def _csv_tests(path: Path, where: Where) -> list[dict[str, Any]]:
-    text = _read_text(path, where).removeprefix("\ufeff")
-    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    text = read_text(path, where).removeprefix("\ufeff")
+    try:
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise where.error(f"invalid CSV: {exc}") from exc
     return [_csv_test(row, where.item(i)) for i, row in enumerate(rows)]
 
 
@@ -184,7 +177,7 @@ def _csv_test(row: dict[str, Any], where: Where) -> dict[str, Any]:
         elif column == "__description":
             spec["description"] = value
         elif column == "__threshold":
-            spec["threshold"] = float(value) if value else None
+            spec["threshold"] = _csv_number(value, where.key(column))
         elif column.startswith("__metadata:"):
             spec["metadata"][column.split(":", 1)[1]] = value
         elif not column.startswith("__"):
@@ -192,30 +185,16 @@ def _csv_test(row: dict[str, Any], where: Where) -> dict[str, Any]:
     return spec
 
 
-_ASSERTION_STRING = re.compile(
-    r"^(not-)?([a-z][a-z0-9-]*(?::(?:cosine|dot|euclidean))?)(?:\((\d+(?:\.\d+)?)\))?(?::\s?(.*))?$",
-    re.S,
-)
-_ALIASES = {"fn": "javascript", "eval": "javascript", "grade": "llm-rubric"}
+def _csv_number(text: str, where: Where) -> float | None:
+    try:
+        return float(text) if text.strip() else None
+    except ValueError as exc:
+        raise where.error(f"expected a number, got {text!r}") from exc
 
 
-def parse_assertion_string(text: str) -> dict[str, Any]:
-    """A CSV `__expected` cell as an assertion, read as promptfoo does (`contains: x`)."""
-    match = _ASSERTION_STRING.match(text)
-    if match:
-        inverse, kind, threshold, value = match.groups()
-        kind = _ALIASES.get(kind, kind)
-        if kind == "assert-set" or kind in ASSERTIONS:
-            spec: dict[str, Any] = {"type": f"{inverse or ''}{kind}"}
-            if value is not None:
-                spec["value"] = value.strip()
-            if threshold is not None:
-                spec["threshold"] = float(threshold)
-            return spec
-    return {"type": "equals", "value": text}
-
-
-def _merge(default: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+def merge(default: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """A test with `defaultTest` under it: vars, options and metadata merged (the test's win),
+    the default's assertions first."""
     merged = {**default, **spec}
     merged["vars"] = {**(default.get("vars") or {}), **(spec.get("vars") or {})}
     merged["assert"] = [*(default.get("assert") or []), *(spec.get("assert") or [])]
@@ -224,108 +203,112 @@ def _merge(default: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _expand_vars(value: Any, where: Where, base: Path) -> list[dict[str, Any]]:
-    variables = expect(value, (dict,), where.key("vars"))
-    resolved = {k: _var_value(v, where.key(f"vars.{k}"), base) for k, v in variables.items()}
-    lists = {k: v for k, v in resolved.items() if isinstance(v, list)}
-    if not lists:
-        return [resolved]
-    # promptfoo runs a test once per combination of list-valued vars.
-    combos = itertools.product(*lists.values())
-    return [{**resolved, **dict(zip(lists, combo, strict=True))} for combo in combos]
+def _check_refs(spec: dict[str, Any], where: Where, source: TestSource) -> None:
+    for ref in refs(spec.get("providers"), where.key("providers")) or ():
+        if not any(target_matches(ref, t) for t in source.targets):
+            known = ", ".join(f"{t.given_label or t.id}" for t in source.targets)
+            raise where.key("providers").error(
+                f"names target {ref!r}, which does not exist (targets: {known})"
+            )
+    for ref in refs(spec.get("prompts"), where.key("prompts")) or ():
+        if not any(prompt_matches(ref, p) for p in source.prompts):
+            known = ", ".join(repr(p.label) for p in source.prompts)
+            raise where.key("prompts").error(
+                f"names prompt {ref!r}, which does not exist (prompts: {known})"
+            )
 
 
-def _var_value(value: Any, where: Where, base: Path) -> Any:
-    if isinstance(value, str) and value.startswith("file://"):
-        path = _expand(value[7:], where, base)[0]
-        return (
-            _load_data(path, where)
-            if path.suffix in (".json", ".yaml", ".yml")
-            else _read_text(path, where)
-        )
-    return value
+def _transformed_vars(spec: dict[str, Any], where: Where,
+                      compiler: FunctionCompiler) -> dict[str, Any]:  # fmt: skip
+    """The test's vars, with `options.transformVars` applied once, before expansion."""
+    variables = dict(expect(spec.get("vars") or {}, (dict,), where.key("vars")))
+    options = expect(spec.get("options") or {}, (dict,), where.key("options"))
+    code = options.get("transformVars")
+    if code is None:
+        return variables
+    place = where.key("options.transformVars")
+    function = compiler.transform(str(expect(code, (str,), place)), place, "vars")
+    try:
+        result = function(variables, {"prompt": {}, "uuid": _uuid()})
+    except WsllmError as exc:
+        raise place.error(f"transformVars failed: {exc}") from exc
+    except Exception as exc:
+        raise place.error(f"transformVars failed: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(result, dict):
+        raise place.error(f"transformVars must return an object of vars, got {result!r}")
+    return {**variables, **result}
 
 
-def _test(
-    index: int,
-    spec: dict[str, Any],
-    variables: dict[str, Any],
-    where: Where,
-    compiler: FunctionCompiler,
-) -> TestCase:
-    check_keys(spec, TEST_KEYS, where)
+def _uuid() -> str:
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+def expand_vars(variables: dict[str, Any], where: Where, base: Path,
+                disabled: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+    """One set of vars per combination: a list whose first item is a string, and a `file://`
+    glob, give one value each; other lists are one value."""
+    choices: dict[str, list[Any]] = {}
+    for name, value in variables.items():
+        if isinstance(value, str) and value.startswith("file://"):
+            choices[name] = _file_choices(value, where.key(f"vars.{name}"), base)
+        elif isinstance(value, list) and value and isinstance(value[0], str) and not disabled:
+            choices[name] = value
+        else:
+            choices[name] = [value]
+    names = list(choices)
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*choices.values())]
+
+
+def _file_choices(value: str, where: Where, base: Path) -> list[str]:
+    paths = expand(value[7:], where, base)
+    if len(paths) == 1 and not any(c in value for c in "*?["):
+        return [value]
+    return [f"file://{path.relative_to(base).as_posix()}" for path in paths]
+
+
+def _test(index: int, group: int, spec: dict[str, Any], variables: dict[str, Any],
+          where: Where, source: AssertionSource) -> TestCase:  # fmt: skip
     asserts = expect(spec.get("assert") or [], (list,), where.key("assert"))
-    threshold = spec.get("threshold")
+    options = _options(spec.get("options"), where.key("options"))
     description = spec.get("description")
+    threshold = spec.get("threshold")
     return TestCase(
         index=index,
         description=None if description is None else str(description),
         vars=variables,
         asserts=tuple(
-            _assertion(a, where.key("assert").item(i), compiler) for i, a in enumerate(asserts)
+            load_assertion(a, where.key("assert").item(i), source) for i, a in enumerate(asserts)
         ),
         threshold=None if threshold is None else number(threshold, where.key("threshold")),
         metadata=dict(expect(spec.get("metadata") or {}, (dict,), where.key("metadata"))),
-        options=dict(expect(spec.get("options") or {}, (dict,), where.key("options"))),
-        raw=spec,
+        options=options,
+        raw={**spec, "vars": variables, "options": options},
+        group=group,
+        transform=_output_transform(options, where.key("options"), source.compiler),
+        prefix=_text_option(options, "prefix", where),
+        suffix=_text_option(options, "suffix", where),
+        targets=refs(spec.get("providers"), where.key("providers")),
+        prompts=refs(spec.get("prompts"), where.key("prompts")),
     )
 
 
-def _assertion(value: Any, where: Where, compiler: FunctionCompiler) -> Assertion:
-    spec = expect(value, (dict,), where)
-    check_keys(spec, ASSERT_KEYS, where)
-    full_type = str(expect(spec.get("type"), (str,), where.key("type")))
-    inverse = full_type.startswith("not-")
-    kind = full_type[4:] if inverse else full_type
-    children: tuple[Assertion, ...] = ()
-    function = None
-    if kind == "assert-set":
-        members = expect(spec.get("assert"), (list,), where.key("assert"))
-        children = tuple(
-            _assertion(m, where.key("assert").item(i), compiler) for i, m in enumerate(members)
-        )
-    else:
-        function = _check(_assertion_type(full_type, kind, where), spec, where, compiler)
-    threshold = spec.get("threshold")
-    return Assertion(
-        type=kind,
-        inverse=inverse,
-        value=spec.get("value"),
-        threshold=None if threshold is None else number(threshold, where.key("threshold")),
-        weight=number(spec.get("weight", 1), where.key("weight"), 0),
-        metric=None if spec.get("metric") is None else str(spec["metric"]),
-        raw=spec,
-        function=function,
-        children=children,
-    )
+def _options(value: Any, where: Where) -> dict[str, Any]:
+    options = dict(expect(value or {}, (dict,), where))
+    check_keys(options, OPTION_KEYS, where)
+    return options
 
 
-def _assertion_type(full_type: str, kind: str, where: Where) -> AssertionType:
-    if kind not in ASSERTIONS:
-        known = ", ".join(ASSERTIONS.names())
-        raise where.key("type").error(f"unknown assertion type {full_type!r} (known: {known})")
-    return ASSERTIONS.get(kind)
-
-
-def _check(kind: AssertionType, spec: dict[str, Any], where: Where,
-           compiler: FunctionCompiler) -> ScriptFunction | None:  # fmt: skip
-    """Check what the type needs; compile a script's function."""
-    value = spec.get("value")
-    if kind.needs == "value" and not isinstance(value, str | int | float | dict | list):
-        raise where.key("value").error(f"a {kind.name} assertion needs a value")
-    if kind.needs == "list" and not isinstance(value, str | list):
-        raise where.key("value").error(
-            f"a {kind.name} assertion needs a list (or comma-separated) value"
-        )
-    if kind.needs == "threshold" and spec.get("threshold") is None:
-        raise where.key("threshold").error(
-            f"a {kind.name} assertion needs a threshold in milliseconds"
-        )
-    if kind.check is not None:
-        kind.check(spec, where)
-    if kind.needs != "script":
+def _output_transform(options: dict[str, Any], where: Where,
+                      compiler: FunctionCompiler) -> ScriptFunction | None:  # fmt: skip
+    key = "transform" if options.get("transform") is not None else "postprocess"
+    if options.get(key) is None:
         return None
-    source = str(expect(value, (str,), where.key("value")))
-    if kind.name == "javascript":
-        return compiler.javascript_assertion(source, where.key("value"))
-    return compiler.python_assertion(source, where.key("value"))
+    place = where.key(key)
+    return compiler.transform(str(expect(options[key], (str,), place)), place)
+
+
+def _text_option(options: dict[str, Any], key: str, where: Where) -> str:
+    value = options.get(key)
+    return "" if value is None else str(expect(value, (str,), where.key(f"options.{key}")))

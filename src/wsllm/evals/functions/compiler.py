@@ -4,7 +4,7 @@ once, at load, so broken ones stop the run before it starts."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,7 @@ class FunctionCompiler:
         self._env = dict(env)
         self._limit = limit_s
         self._js: JsEngine | None = None
+        self._made: dict[tuple[str, ...], Any] = {}
 
     @property
     def js(self) -> JsEngine:
@@ -76,13 +77,58 @@ class FunctionCompiler:
         return JsStream(self.js, self.js.compile(source.strip(), STREAM_PARAMS, str(where),
                                                  self.base))  # fmt: skip
 
-    def transform_function(self, source: str, where: Where) -> ScriptFunction:
+    def response_transform(self, source: str, where: Where) -> ScriptFunction:
         """transformResponse: JavaScript, unless a `.py` file or `python:` says Python."""
         python = self._python(source, TRANSFORM_PARAMS, "transform_response", where)
         if python is not None:
             return python
         index = self.js.compile(source.strip(), TRANSFORM_PARAMS, str(where), self.base)
         return JsFunction(self.js, index)
+
+    def _once(self, key: tuple[str, ...], make: Callable[[], Any]) -> Any:
+        """Compile each distinct function once (a defaultTest's assertion serves every test)."""
+        if key not in self._made:
+            self._made[key] = make()
+        return self._made[key]
+
+    def transform(self, source: str, where: Where, input_name: str = "output") -> ScriptFunction:
+        """A transform of an output (or of vars): `(input, context)`, inline or from a file."""
+        return self._once(("transform", source, input_name),  # type: ignore[no-any-return]
+                          lambda: self._transform(source, where, input_name))  # fmt: skip
+
+    def _transform(self, source: str, where: Where, input_name: str) -> ScriptFunction:
+        text = source.strip()
+        if text.startswith("file://"):
+            return self.file_function(text, where, "get_transform")
+        python = self._python(source, (input_name, "context"), "get_transform", where)
+        if python is not None:
+            return python
+        return JsFunction(self.js, self.js.compile(text, (input_name, "context"), str(where),
+                                                   self.base))  # fmt: skip
+
+    def file_function(self, reference: str, where: Where, python_default: str) -> ScriptFunction:
+        """`file://x.js[:name]` or `file://x.py[:name]` (default `python_default`) as a function."""
+        key = ("file", reference, python_default)
+        function: ScriptFunction = self._once(
+            key, lambda: self._file_function(reference, where, python_default)
+        )
+        return function
+
+    def _file_function(self, reference: str, where: Where, python_default: str) -> ScriptFunction:
+        path = reference.strip()[7:]
+        if is_js_file(path):
+            return JsFunction(self.js, self.js.compile(reference.strip(), (), str(where),
+                                                       self.base))  # fmt: skip
+        if path.split(":", 1)[0].endswith(".py"):
+            function = pyfuncs.load_file_function(path, python_default, str(where), self.base)
+            return pyfuncs.guarded(function, self._limit)
+        raise where.error(
+            f"unsupported file type in {reference.strip()!r}: give a .js, .cjs, .mjs or .py file"
+        )
+
+    def source_of(self, function: ScriptFunction) -> str | None:
+        """A JavaScript function's source text (promptfoo shows it as a prompt's raw text)."""
+        return self.js.source(function.index) if isinstance(function, JsFunction) else None
 
     def _python(self, source: str, params: tuple[str, ...], default: str, where: Where
                 ) -> pyfuncs.PyFunction | None:  # fmt: skip
@@ -98,6 +144,10 @@ class FunctionCompiler:
 
     def javascript_assertion(self, source: str, where: Where) -> ScriptFunction:
         """A `javascript` assertion: an expression, a body with `return`, or a file."""
+        return self._once(("javascript", source),  # type: ignore[no-any-return]
+                          lambda: self._javascript_assertion(source, where))  # fmt: skip
+
+    def _javascript_assertion(self, source: str, where: Where) -> ScriptFunction:
         text = source.rstrip()
         if not text.startswith("file://") and "\n" not in text:
             text = build_function_body(text)
@@ -107,6 +157,10 @@ class FunctionCompiler:
 
     def python_assertion(self, source: str, where: Where) -> ScriptFunction:
         """A `python` assertion: an expression, a body with `return`, or `file://x.py:fn`."""
+        return self._once(("python", source),  # type: ignore[no-any-return]
+                          lambda: self._python_assertion(source, where))  # fmt: skip
+
+    def _python_assertion(self, source: str, where: Where) -> ScriptFunction:
         text = source.strip()
         if text.startswith("file://"):
             function = pyfuncs.load_file_function(text[7:], "get_assert", str(where), self.base)

@@ -42,7 +42,20 @@ globalThis.__beginStream = function (id, context) {
 globalThis.__endStream = function (id) { delete __states[id]; };
 globalThis.__callJson = function (fi, argsJson) {
   const result = __fns[fi].apply(null, JSON.parse(argsJson));
+  if (result && typeof result.then === 'function') {
+    const box = globalThis.__pending = { done: false };
+    result.then((v) => { box.done = true; box.value = v; },
+                (e) => { box.done = true; box.error = e; box.failed = true; });
+    return undefined;
+  }
   return JSON.stringify(result === undefined ? null : result);
+};
+globalThis.__settled = function () {
+  const box = globalThis.__pending;
+  globalThis.__pending = null;
+  if (!box.done) throw new Error('returned a promise that never settled');
+  if (box.failed) throw box.error;
+  return JSON.stringify(box.value === undefined ? null : box.value);
 };
 """
 
@@ -68,6 +81,7 @@ class JsEngine:
         self._begin = self._ctx.get("__beginStream")
         self._end = self._ctx.get("__endStream")
         self._call_json = self._ctx.get("__callJson")
+        self._settled = self._ctx.get("__settled")
 
     def compile(self, source: str, params: tuple[str, ...], where: str, base: Path) -> int:
         """Compile a function in any promptfoo form; return its index. ConfigError if it won't."""
@@ -124,12 +138,22 @@ class JsEngine:
         self._end(call_id)
 
     def call(self, index: int, *args: Any) -> Any:
-        """Call a function with JSON-able arguments; return its JSON-able result."""
+        """Call a function with JSON-able arguments; return its JSON-able result (an async
+        function's promise is run to its end first)."""
         try:
             result = self._call_json(index, json.dumps(args, default=str))
+            if result is None:
+                while self._ctx.execute_pending_job():
+                    pass
+                result = self._settled()
         except quickjs.JSException as exc:
             raise ScriptError(_first_line(exc)) from exc
         return json.loads(result)
+
+    def source(self, index: int) -> str:
+        """A compiled function's source text, as JavaScript's String(fn) gives it."""
+        text: str = self._ctx.eval(f"String(__fns[{index}])")
+        return text
 
 
 def _as_commonjs(code: str) -> str:
@@ -154,10 +178,10 @@ class JsFunction:
 
     def __init__(self, engine: JsEngine, index: int) -> None:
         self._engine = engine
-        self._index = index
+        self.index = index
 
     def __call__(self, *args: Any) -> Any:
-        return self._engine.call(self._index, *args)
+        return self._engine.call(self.index, *args)
 
 
 class JsStream:

@@ -3,14 +3,16 @@ models that grade (no I/O of its own)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from wsllm.client.recorder import StreamMetrics
 from wsllm.evals.results import GradingResult
-from wsllm.evals.schema import Assertion, TestCase
+from wsllm.evals.schema import Assertion, Target, TestCase
+from wsllm.evals.templates import render
 
 if TYPE_CHECKING:
     from wsllm.graders.embeddings import Embedders
@@ -27,6 +29,15 @@ class GradingContext:
     metrics: StreamMetrics
     graders: Graders | None = None
     embedders: Embedders | None = None
+    vars: dict[str, Any] | None = None
+    target: Target | None = None
+    details: dict[str, Any] | None = None
+    env: Mapping[str, str] | None = None
+
+    @property
+    def variables(self) -> dict[str, Any]:
+        """The vars the prompt was rendered with (the test's, before any file was read)."""
+        return self.test.vars if self.vars is None else self.vars
 
     @property
     def text(self) -> str:
@@ -35,12 +46,31 @@ class GradingContext:
             return self.output
         return "" if self.output is None else json.dumps(self.output, ensure_ascii=False)
 
+    def with_output(self, output: Any) -> GradingContext:
+        """This context with another output (an assertion's `transform` gave it)."""
+        return dataclasses.replace(self, output=output)
+
+    def render(self, value: Any) -> Any:
+        """An assertion's value with the vars (and `env`) filled into its strings."""
+        scope = {"env": self.env or {}, **self.variables}
+        if isinstance(value, str):
+            return render(value, scope)
+        if isinstance(value, list):
+            return [render(v, scope) if isinstance(v, str) else v for v in value]
+        return value
+
     def script_context(self) -> dict[str, Any]:
-        """The `context` handed to javascript and python assertions."""
+        """The `context` handed to javascript and python assertions and value functions."""
+        target = self.target
+        provider = {"id": target.id, "label": target.given_label} if target else None
+        response = {"output": self.output, **(self.details or {})}
         return {
             "prompt": self.prompt,
-            "vars": self.test.vars,
+            "vars": self.variables,
             "test": self.test.raw,
+            "provider": provider,
+            "providerResponse": response,
+            "logProbs": (self.details or {}).get("logProbs"),
             "stream": self.metrics.as_dict(),
         }
 
