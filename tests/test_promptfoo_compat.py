@@ -1,7 +1,9 @@
-"""The seed example's config, run by promptfoo itself against `wsllm serve`."""
+"""promptfoo 0.120.27 itself against `wsllm serve`, and promptfoo and `wsllm eval` side by side on
+the same configs and targets: same verdicts, scores and outputs."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -231,3 +233,94 @@ async def test_two_targets_two_prompts_and_repeats_make_the_same_columns_and_row
     assert [r["promptIdx"] for r in ours["results"]["results"][:4]] == [0, 1, 2, 3]
     assert "[tA] P1 {{q}}" in out
     assert "[tA] second" in out
+
+
+def echo_target(base: str, path: str = "b", template: str = "{{prompt}}") -> dict[str, Any]:
+    """A target that answers with what it was sent, behind its own path."""
+    return {"id": f"{base}/echo/{path}", "config": {"messageTemplate": template}}
+
+
+CHAT_FILES = {
+    "chat.json": '[\n  {"role": "system", "content": "You are {{ persona }}."},\n'
+    '  {"role": "user", "content": "Q: {{ q }}"}\n]\n',
+    "chat.yaml": '- role: system\n  content: "You are {{ persona }}."\n- role: user\n'
+    "  content: |\n    Q: {{ q }}\n",
+    "chat.jsonl": '[{"role": "user", "content": "L1 {{ q }}"}]\n'
+    '[{"role": "user", "content": "L2 {{ q }}"}]\n',
+    "one.jsonl": '[{"role": "user", "content": "only {{ q }}"}]\n',
+    "prompts.txt": "T1 {{ q }}\n---\nT2 line1\nT2 {{ q }}\n\n---\n\n",
+    "plain.yaml": "Just text {{ q }}\nsecond line\n",
+    "page.md": "# Title {{ q }}\n\nbody\n",
+}
+
+
+async def test_chat_prompt_files_are_sent_as_promptfoo_sends_them(
+    ws_targets: str, tmp_path: Path
+) -> None:
+    config = {
+        "prompts": [
+            "file://chat.json", "file://chat.yaml", "file://chat.jsonl", "file://prompts.txt",
+            "file://one.jsonl", "file://plain.yaml", "file://page.md",
+            {"id": "file://chat.json", "label": "chatLabel"},
+            {"raw": "file://prompts.txt", "label": "txtLabel"},
+            '{"plain": "{{ q }}"}', "42", '"quoted {{ q }}"',
+        ],
+        "providers": [echo_target(ws_targets)],
+        "tests": [{"vars": {"persona": 'a "quoted" bot', "q": "line1\nline2 \\ end\n"}}],
+    }  # fmt: skip
+    theirs, ours, _ = await both(tmp_path, config, files=CHAT_FILES)
+    found = agree(theirs, ours)
+    assert len(found) == 15
+    first = json.loads(found[(0, 0)][2].split("|", 1)[1])
+    assert first[1] == {"role": "user", "content": "Q: line1\nline2 \\ end"}
+    assert found[(0, 0)][2].split("|", 1)[1].startswith('[\n  {\n    "role": "system"')
+
+
+async def test_vars_are_prepared_as_promptfoo_prepares_them(
+    ws_targets: str, tmp_path: Path
+) -> None:
+    files = {
+        "data/t.txt": "  text file content  \n",
+        "data/j.json": '{\n  "k": "v",\n  "n": [1, 2]\n}\n',
+        "data/y.yaml": 'k: v\nn:\n  - 1\n  - 2\ns: "x\\ny"\n',
+        "data/v.js": "module.exports = function (varName, prompt, vars, provider) {\n"
+        "  return { output: `JS(${varName}; ${prompt}; ${Object.keys(vars).join(',')}; "
+        "${provider.id()})` };\n};\n",
+        "data/v.py": "def get_var(var_name, prompt, other_vars):\n"
+        "    keys = ','.join(sorted(other_vars))\n"
+        "    return {'output': 'PY(%s; %s; %s)\\n' % (var_name, prompt, keys)}\n",
+    }
+    tests = [
+        {"vars": {"v": "a\n\n"}}, {"vars": {"v": "a\r\n"}},
+        {"vars": {"a": "A", "b": "B={{ a }}", "c": "C={{b}}",
+                  "v": "{{ c }} / {{ a | lower }} / {{ env.MYENV }}"}},
+        {"vars": {"v": ["x", "y"], "w": ["1", "2"]}},
+        {"vars": {"v": "file://data/t.txt"}}, {"vars": {"v": "file://data/j.json"}},
+        {"vars": {"v": "file://data/y.yaml"}}, {"vars": {"v": "file://data/v.js", "other": "o"}},
+        {"vars": {"v": "file://data/v.py", "other": "o"}}, {"vars": {"v": 3.5}},
+        {"vars": {"other": 1}},
+    ]  # fmt: skip
+    config = {
+        "prompts": ["[{{ v }}]"], "providers": [echo_target(ws_targets)],
+        "env": {"MYENV": "cfgenv"}, "tests": tests,
+    }  # fmt: skip
+    theirs, ours, _ = await both(tmp_path, config, files=files)
+    found = agree(theirs, ours)
+    outputs = [found[(i, 0)][2] for i in range(len(found))]
+    assert outputs[:3] == ["/echo/b|[a\n]", "/echo/b|[a\r]", "/echo/b|[C=B=A / a / cfgenv]"]
+    assert outputs[7] == "/echo/b|[text file content]"
+    assert [r["vars"] for r in ours["results"]["results"]] == [
+        r["vars"] for r in theirs["results"]["results"]
+    ]  # results keep the vars as written: file:// references, untrimmed newlines
+
+
+async def test_the_message_template_sees_the_prepared_vars(ws_targets: str, tmp_path: Path) -> None:
+    template = "{{ prompt }}#q={{ q | dump }}#f={{ f | dump }}#r={{ r }}#o2={{ o | dump }}"
+    config = {
+        "prompts": ["P {{ q }}"], "providers": [echo_target(ws_targets, template=template)],
+        "tests": [{"vars": {"q": "x\n", "f": "file://f.txt", "r": "R={{ q }}", "o": {"k": 1},
+                            "prompt": "varPrompt"}}],
+    }  # fmt: skip
+    theirs, ours, _ = await both(tmp_path, config, files={"f.txt": "filecontent\n"})
+    found = agree(theirs, ours)
+    assert found[(0, 0)][2] == '/echo/b|P x#q="x"#f="filecontent"#r=R=x#o2={"k":1}'

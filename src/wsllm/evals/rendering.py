@@ -142,7 +142,9 @@ def _loaded(loader: ScriptFunction, reference: str, name: str, template: str,
     if python:
         result = loader(name, template, variables)
     else:
-        result = loader(name, template, variables, {"id": target.id, "label": target.label})
+        provider = {"__provider__": True, "id": target.id, "label": target.given_label,
+                    "config": target.config}  # fmt: skip
+        result = loader(name, template, variables, provider)
     if isinstance(result, dict) and result.get("error"):
         raise ScriptError(f"{reference[7:]} failed: {result['error']}")
     output = result.get("output") if isinstance(result, dict) else None

@@ -40,8 +40,16 @@ globalThis.__beginStream = function (id, context) {
   __states[id] = { acc: { error: 'unknown error occurred' }, context: JSON.parse(context) };
 };
 globalThis.__endStream = function (id) { delete __states[id]; };
+globalThis.__asProvider = function (value) {
+  // A target passed to a function as promptfoo passes a provider: its id is a method.
+  if (value && typeof value === 'object' && value.__provider__) {
+    const id = value.id;
+    return { id: () => id, label: value.label, config: value.config || {} };
+  }
+  return value;
+};
 globalThis.__callJson = function (fi, argsJson) {
-  const result = __fns[fi].apply(null, JSON.parse(argsJson));
+  const result = __fns[fi].apply(null, JSON.parse(argsJson).map(__asProvider));
   if (result && typeof result.then === 'function') {
     const box = globalThis.__pending = { done: false };
     result.then((v) => { box.done = true; box.value = v; },
