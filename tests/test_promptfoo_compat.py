@@ -324,3 +324,61 @@ async def test_the_message_template_sees_the_prepared_vars(ws_targets: str, tmp_
     theirs, ours, _ = await both(tmp_path, config, files={"f.txt": "filecontent\n"})
     found = agree(theirs, ours)
     assert found[(0, 0)][2] == '/echo/b|P x#q="x"#f="filecontent"#r=R=x#o2={"k":1}'
+
+
+TRANSFORM_FILES = {
+    "t.js": "module.exports = (output, context) => output + '|JS ' + Object.keys(context).join(',');\n"
+    "module.exports.named = (output, context) => output + '|JSnamed';\n",
+    "t.py": "import json\n"
+    "def fn(output, context):\n"
+    "    return output + '|PY ' + ','.join(sorted(context)) + json.dumps(context['vars'], sort_keys=True)\n"
+    "def get_transform(output, context):\n    return output + '|PYdefault'\n"
+    "def tv(vars, context):\n    return {'q': vars['q'] + '-pytv', 'ctx': ','.join(sorted(context))}\n",
+}
+
+
+async def test_transforms_run_where_and_in_the_order_promptfoo_runs_them(
+    ws_targets: str, tmp_path: Path
+) -> None:
+    two = (
+        "const k = Object.keys(context).join(',');\n"
+        "return output + '|T2 ' + k + JSON.stringify(context.vars) + JSON.stringify(context.prompt);\n"
+    )
+    tv = '{...vars, q: vars.q + "!", extra: Object.keys(context).join(",") + JSON.stringify(context.prompt)}'
+    tests = [
+        {"vars": {"q": "one"}},
+        {"vars": {"q": "two"}, "options": {"transform": two}},
+        {"vars": {"q": "three"}, "options": {"transform": "file://t.js"}},
+        {"vars": {"q": "four"}, "options": {"transform": "file://t.js:named"}},
+        {"vars": {"q": "five"}, "options": {"transform": "file://t.py:fn"}},
+        {"vars": {"q": "six"}, "options": {"transform": "file://t.py"}},
+        {"vars": {"q": "seven"}, "options": {"transformVars": tv}},
+        {"vars": {"q": "eight"}, "options": {"transformVars": "file://t.py:tv"}},
+        {"vars": {"q": "nine"}, "assert": [
+            {"type": "equals", "value": "P nine |TR|PT|DT", "transform": 'output.replace("/echo/b|", "")'},
+            {"type": "javascript", "value": 'output.startsWith("/echo/b|") && context.vars.q === "nine"'},
+            {"type": "contains", "value": "NINE", "transform": "output.toUpperCase()"}]},
+        {"vars": {"q": "ten"}, "options": {"prefix": "PRE:", "suffix": ":SUF"}},
+        {"vars": {"q": "eleven"}, "options": {"transform": "undefined"}},
+        {"vars": {"q": "twelve"}, "options": {"transform": "output.nope.x"}},
+        {"vars": {"q": "thirteen"}, "options": {"transform": "({text: output, n: 1})"},
+         "assert": [{"type": "javascript", "value": 'typeof output === "object" && output.n === 1'}]},
+        {"vars": {"q": "fourteen"}, "options": {"transform": '""'}},
+        {"vars": {"q": "fifteen"}, "options": {"postprocess": 'output + "|post"'}},
+    ]  # fmt: skip
+    target = echo_target(ws_targets)
+    target.update(label="A", transform='output + "|PT"')
+    target["config"]["transformResponse"] = 'data + "|TR"'
+    config = {
+        "prompts": ["P {{ q }} {{ extra }}"], "providers": [target],
+        "defaultTest": {"vars": {"extra": ""}, "options": {"transform": 'output + "|DT"'}},
+        "tests": tests,
+    }  # fmt: skip
+    theirs, ours, _ = await both(tmp_path, config, files=TRANSFORM_FILES)
+    found = agree(theirs, ours)
+    assert found[(0, 0)][2] == "/echo/b|P one |TR|PT|DT"
+    assert found[(9, 0)][2] == "/echo/b|PRE:P ten :SUF|TR|PT|DT"
+    assert [found[(i, 0)][3] for i in (10, 11)] == [2, 2]  # a transform that fails: an error
+    assert [r["prompt"]["config"] for r in ours["results"]["results"]] == [
+        r["prompt"]["config"] for r in theirs["results"]["results"]
+    ]
