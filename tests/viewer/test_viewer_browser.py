@@ -36,9 +36,9 @@ async def test_browse_filter_open_a_timeline_and_compare(viewer: str) -> None:
         await snap(page, "run-failures")
 
         await page.locator("td.cell").first.click()
-        await page.wait_for_selector("#timeline")
+        await page.wait_for_selector(".timeline-block")
         frames = int(await page.locator(".card", has_text="frames").locator("b").inner_text())
-        assert await page.locator("#timeline line.frame-tick").count() == frames
+        assert await page.locator(".timeline-block line.frame-tick").count() == frames
         assert "Custom function returned false" in await page.locator("#assertions").inner_text()
         await snap(page, "test-timeline")
 

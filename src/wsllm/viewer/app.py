@@ -1,7 +1,7 @@
 """The viewer's web application: a JSON API over the results database, and one page.
 
 Bad ids and parameters get 4xx answers with a message; a damaged database gets 503 with the
-reason; nothing answers with a stack trace.
+reason; nothing answers with a stack trace. Who may ask is `viewer/access.py`'s business.
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ from typing import Any
 from aiohttp import web
 
 from wsllm.store import ResultStore
+from wsllm.viewer.access import Access, guard
 
 STORE: web.AppKey[ResultStore] = web.AppKey("store")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 STATUSES = ("pass", "fail", "error")
 _RUN_ID = re.compile(r"^[\w.-]{1,100}$")
+_WHOLE_NUMBER = re.compile(r"^[0-9]{1,12}$")  # ASCII digits only: `²` is a digit to str.isdigit
 log = logging.getLogger("wsllm.viewer")
 
 
@@ -41,11 +43,13 @@ class NotFound(web.HTTPNotFound):
         super().__init__(text=json.dumps({"error": message}), content_type="application/json")
 
 
-def create_viewer(store: ResultStore) -> web.Application:
-    """The viewer application over an open store."""
-    app = web.Application(middlewares=[_errors])
+def create_viewer(store: ResultStore, access: Access | None = None) -> web.Application:
+    """The viewer application over an open store, answering as `access` allows."""
+    app = web.Application(middlewares=[guard(access or Access.of(None)), _errors])
     app[STORE] = store
     app.router.add_get("/", index)
+    app.router.add_get("/viewer.js", static_file)
+    app.router.add_get("/viewer.css", static_file)
     app.router.add_get("/api/runs", list_runs)
     app.router.add_get("/api/runs/{run}", get_run)
     app.router.add_get("/api/runs/{run}/matrix", get_matrix)
@@ -66,6 +70,9 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         log.error("database error: %s", exc)
         body = {"error": f"the results database cannot be read ({exc})"}
         return web.json_response(body, status=503)
+    except Exception:
+        log.exception("unexpected error on %s", request.path)
+        return web.json_response({"error": "internal error (see the viewer's log)"}, status=500)
 
 
 async def index(request: web.Request) -> web.Response:
@@ -74,10 +81,22 @@ async def index(request: web.Request) -> web.Response:
     return web.Response(text=page, content_type="text/html", headers=_SECURITY_HEADERS)
 
 
+_STATIC_TYPES = {"/viewer.js": "text/javascript", "/viewer.css": "text/css"}
+
+
+async def static_file(request: web.Request) -> web.Response:
+    """The page's script and style sheet."""
+    body = resources.files("wsllm.viewer").joinpath(request.path.lstrip("/")).read_text()
+    return web.Response(
+        text=body, content_type=_STATIC_TYPES[request.path], headers=_SECURITY_HEADERS
+    )
+
+
 _SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline'; "
-    "style-src 'self' 'unsafe-inline'; img-src 'self' data:",
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
 }
 
 
@@ -85,7 +104,7 @@ def _int(request: web.Request, name: str, default: int, low: int, high: int) -> 
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not _WHOLE_NUMBER.match(raw) or not low <= int(raw) <= high:
         raise BadRequest(f"{name} must be a whole number from {low} to {high}")
     return int(raw)
 
@@ -136,8 +155,8 @@ async def get_result(request: web.Request) -> web.Response:
     """`GET /api/runs/{id}/results/{index}`: one result with its frames."""
     run_id = _run_id(request)
     raw = request.match_info["index"]
-    if not raw.isdigit():
-        raise BadRequest("a result index is a whole number")
+    if not _WHOLE_NUMBER.match(raw) or int(raw) >= 2**63:
+        raise BadRequest("a result index is a whole number (0, 1, 2, ...)")
     result = request.app[STORE].result(run_id, int(raw))
     if result is None:
         raise NotFound(f"no result {raw} in run {run_id}")
