@@ -1,4 +1,5 @@
-"""Figures of a whole run (no I/O): counts, pass rate, throughput, stream percentiles."""
+"""Figures of a whole run (no I/O): counts, pass rate, throughput, stream percentiles, stalls.
+The stream figures are defined once, in `client/recorder.py`."""
 
 from __future__ import annotations
 
@@ -20,11 +21,18 @@ class RunSummary:
     first_delta_ms: dict[str, float | None]
     total_ms: dict[str, float | None]
     max_gap_ms: dict[str, float | None]
+    stalled: int = 0
+    planned: int = 0
 
     @property
     def total(self) -> int:
         """Results counted."""
         return self.passed + self.failed + self.errors
+
+    @property
+    def partial(self) -> bool:
+        """Fewer results than planned: the run stopped early."""
+        return self.planned > self.total
 
     @property
     def pass_rate(self) -> float:
@@ -48,6 +56,8 @@ class RunSummary:
             "firstDeltaMs": self.first_delta_ms,
             "totalMs": self.total_ms,
             "maxGapMs": self.max_gap_ms,
+            "stalled": self.stalled,
+            "planned": self.planned,
         }
 
 
@@ -65,4 +75,6 @@ def summarise_run(run: EvalRun) -> RunSummary:
         ),
         total_ms=summarise([m.total_ms for m in metrics]),
         max_gap_ms=summarise([m.max_gap_ms for m in metrics if m.max_gap_ms is not None]),
+        stalled=sum(m.stalled_ms is not None for m in metrics),
+        planned=run.planned,
     )

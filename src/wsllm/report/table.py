@@ -1,5 +1,9 @@
-"""The terminal report: promptfoo's table (vars, then one column per prompt and target) with each
-cell's stream figures, and a summary line."""
+"""The terminal report: promptfoo's table (vars, then one column per prompt and target, headed by
+the target's label) with each cell's stream figures and stalls, and a summary.
+
+The figures are those of `client/recorder.py`: TTFT (time to first delta) from the request sent to
+the first content frame; the largest gap, the longest silence between content frames, which counts
+the silence before a cut (a deadline, an early close) so that a stalled stream shows as one."""
 
 from __future__ import annotations
 
@@ -29,21 +33,43 @@ def cell(result: TestResult, width: int = 250) -> Text:
         shown = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
         text.append(_clip(shown, width))
     text.append("\n" + stream_figures(result), style="dim")
+    stall = stall_note(result)
+    if stall:
+        text.append("\n" + stall, style="bold red")
     return text
 
 
+LEGEND = (
+    "TTFT = time to first delta (request sent to first content frame) · largest gap = longest "
+    "silence between content frames, a stall before a cut included"
+)
+
+
 def stream_figures(result: TestResult) -> str:
-    """`TTFT 12ms · total 40ms · 67 frames · 3.1 kB · largest gap 3ms`."""
+    """`TTFT 12ms · largest gap 3ms · total 40ms · 64 deltas · 67 frames · 3.1 kB`."""
     m = result.response.metrics
-    parts = []
-    if m.first_delta_ms is not None:
-        parts.append(f"TTFT {m.first_delta_ms:.0f}ms")
-    parts.append(f"total {m.total_ms:.0f}ms")
-    parts.append(f"{m.frames} frames")
-    parts.append(f"{m.bytes / 1000:.1f} kB" if m.bytes >= 1000 else f"{m.bytes} B")
+    parts = [f"TTFT {_ms(m.first_delta_ms)}" if m.first_delta_ms is not None else "no delta"]
     if m.max_gap_ms is not None:
-        parts.append(f"largest gap {m.max_gap_ms:.0f}ms")
+        parts.append(f"largest gap {_ms(m.max_gap_ms)}")
+    parts.append(f"total {_ms(m.total_ms)}")
+    parts.append(f"{m.deltas} delta{'' if m.deltas == 1 else 's'}")
+    parts.append(f"{m.frames} frame{'' if m.frames == 1 else 's'}")
+    parts.append(f"{m.bytes / 1000:.1f} kB" if m.bytes >= 1000 else f"{m.bytes} B")
     return " · ".join(parts)
+
+
+def stall_note(result: TestResult) -> str | None:
+    """What a stream cut short after a silence says of it; None for a stream that ended well."""
+    stalled = result.response.metrics.stalled_ms
+    if stalled is None:
+        return None
+    return f"stalled {_ms(stalled)}: silence from the last delta until the stream was cut"
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f}ms" if value < 10 else f"{value:.0f}ms"
 
 
 def _clip(text: str, width: int) -> str:
@@ -79,27 +105,36 @@ def _plain(value: object) -> str:
 
 
 def summary_lines(summary: RunSummary, run: EvalRun) -> list[Text]:
-    """`Results: ✓ 4 passed, 1 failed, 0 errors (80.00%)` and the timing line."""
+    """`Results: ✓ 4 passed, 1 failed, 0 errors (80.00%)`, the stream line, and what went wrong
+    with the run itself (stopped early, stalled streams)."""
     head = Text("Results: ")
     head.append(f"✓ {summary.passed} passed", style="green")
     head.append(", ")
     head.append(f"{summary.failed} failed", style="red" if summary.failed else "")
     head.append(", ")
     head.append(f"{summary.errors} errors", style="bold red" if summary.errors else "")
-    head.append(f" ({summary.pass_rate:.2f}%)")
-    timing = f"Duration: {summary.duration_s:.2f}s · {summary.tests_per_s:.1f} tests/s"
-    ttft = summary.first_delta_ms
-    if ttft["p50"] is not None:
-        timing += f" · time to first delta p50 {ttft['p50']:.0f}ms p95 {ttft['p95']:.0f}ms"
-    gap = summary.max_gap_ms
-    if gap["p95"] is not None:
-        timing += f" · largest gap p95 {gap['p95']:.0f}ms"
-    lines = [head, Text(timing, style="dim")]
+    head.append(f" ({summary.pass_rate:.2f}%{f' of {summary.total}' if summary.partial else ''})")
+    if summary.partial:
+        head.append(f" · {summary.total} of {summary.planned} tests ran", style="bold yellow")
+    lines = [head, Text(_stream_line(summary), style="dim")]
+    if summary.stalled:
+        streams = "stream" if summary.stalled == 1 else "streams"
+        stalled = f"{summary.stalled} {streams} stalled: silence until the stream was cut"
+        lines.append(Text(stalled, style="bold red"))
     if run.interrupted:
-        lines.append(
-            Text(f"Stopped early: {summary.total} of {run.planned} finished", style="yellow")
-        )
+        stopped = f"Stopped early: {summary.total} of {run.planned} finished"
+        lines.append(Text(stopped, style="yellow"))
     return lines
+
+
+def _stream_line(summary: RunSummary) -> str:
+    line = f"Duration: {summary.duration_s:.2f}s · {summary.tests_per_s:.1f} tests/s"
+    ttft, gap = summary.first_delta_ms, summary.max_gap_ms
+    if ttft["p50"] is not None:
+        line += f" · TTFT (time to first delta) p50 {_ms(ttft['p50'])} p95 {_ms(ttft['p95'])}"
+    if gap["p95"] is not None:
+        line += f" · largest gap p95 {_ms(gap['p95'])} max {_ms(gap['max'])}"
+    return line
 
 
 def print_report(run: EvalRun, console: Console, show_table: bool, max_rows: int) -> RunSummary:
@@ -108,6 +143,7 @@ def print_report(run: EvalRun, console: Console, show_table: bool, max_rows: int
     if show_table and run.results:
         table, hidden = results_table(run, max_rows)
         console.print(table)
+        console.print(Text(LEGEND, style="dim"))
         if hidden:
             console.print(
                 Text(f"... {hidden} more tests not shown (-o report.html shows all)", style="dim")
