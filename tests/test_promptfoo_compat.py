@@ -382,3 +382,119 @@ async def test_transforms_run_where_and_in_the_order_promptfoo_runs_them(
     assert [r["prompt"]["config"] for r in ours["results"]["results"]] == [
         r["prompt"]["config"] for r in theirs["results"]["results"]
     ]
+
+
+EXTENSION_FILES = {
+    "ext.js": "module.exports.legacy = (hookName, context) => {\n"
+    "  if (hookName === 'beforeEach') {\n"
+    "    return { test: { ...context.test, vars: { ...context.test.vars, q: context.test.vars.q + '+BE' } } };\n"
+    "  }\n"
+    "  if (hookName === 'beforeAll') {\n"
+    "    return { suite: { ...context.suite, tests: [...context.suite.tests, { vars: { q: 'added' } }] } };\n"
+    "  }\n"
+    "};\n"
+    "module.exports.beforeEach = (context, extra) => undefined;\n",
+    "ext.py": "import json, os\n"
+    "def hook(hook_name, context):\n"
+    "    with open(os.path.join(os.path.dirname(__file__), 'ext.log'), 'a') as f:\n"
+    "        seen = {'hook': hook_name, 'keys': sorted(context)}\n"
+    "        if hook_name == 'afterEach':\n"
+    "            seen['vars'] = context['result']['vars']\n"
+    "            seen['output'] = context['result']['response']['output']\n"
+    "        if hook_name == 'afterAll':\n"
+    "            seen['results'] = len(context['results'])\n"
+    "        f.write(json.dumps(seen) + '\\n')\n",
+}
+
+
+async def test_extension_hooks_are_called_as_promptfoo_calls_them(
+    ws_targets: str, tmp_path: Path
+) -> None:
+    config = {
+        "prompts": ["P {{ q }}"], "providers": [echo_target(ws_targets)],
+        "extensions": ["file://ext.js:legacy", "file://ext.js:beforeEach", "file://ext.py:hook"],
+        "tests": [{"vars": {"q": "one"}}],
+    }  # fmt: skip
+    theirs, ours, _ = await both(tmp_path, config, "-j", "1", files=EXTENSION_FILES)
+    found = agree(theirs, ours)
+    assert [v[2] for v in found.values()] == ["/echo/b|P one+BE", "/echo/b|P added+BE"]
+    lines = (tmp_path / "ext.log").read_text().splitlines()  # promptfoo's calls, then wsllm's
+    half = len(lines) // 2
+    pf_lines, ws_lines = lines[:half], lines[half:]
+    assert ws_lines == pf_lines
+    assert [json.loads(line)["hook"] for line in pf_lines] == [
+        "beforeAll", "beforeEach", "afterEach", "beforeEach", "afterEach", "afterAll",
+    ]  # fmt: skip
+
+
+async def test_select_best_and_max_score_compare_a_tests_outputs_as_promptfoo_does(
+    ws_targets: str, tmp_path: Path, fake_grader: Any
+) -> None:
+    fake_grader.reply = lambda messages: "The best is 1."
+    grader = {"id": "openai:chat:gpt-4o-mini",
+              "config": {"apiBaseUrl": fake_grader.base_url, "apiKey": "sk-test"}}  # fmt: skip
+    tests = [
+        {"vars": {"out": "x"}, "assert": [
+            {"type": "select-best", "value": "shortest answer", "provider": grader},
+            {"type": "contains", "value": "x"}]},
+        {"vars": {"out": "x"}, "assert": [
+            {"type": "max-score"}, {"type": "contains", "value": "extra"},
+            {"type": "icontains", "value": "b:"}]},
+        {"vars": {"out": "x"}, "assert": [
+            {"type": "max-score", "value": {"method": "sum", "weights": {"contains": 3},
+                                            "threshold": 5}},
+            {"type": "contains", "value": "extra"}, {"type": "icontains", "value": "a:"}]},
+        {"vars": {"out": "x"}, "assert": [{"type": "max-score"}, {"type": "contains", "value": "x"}]},
+        {"vars": {"out": "x"}, "assert": [{"type": "max-score", "weight": 5},
+                                          {"type": "icontains", "value": "a:", "metric": "m1"}]},
+    ]  # fmt: skip
+    config = {
+        "prompts": ["A:{{out}}", "B:{{out}} extra words here"],
+        "providers": [{"id": f"{ws_targets}/json/c", "config": {
+            "messageTemplate": '{"t": {{ prompt | dump }}}', "transformResponse": "JSON.parse(data.echo).t"}}],
+        "tests": tests,
+    }  # fmt: skip
+    theirs, ours, _ = await both(tmp_path, config, "-j", "1")
+    found = agree(theirs, ours)
+    assert [found[(0, c)][0] for c in (0, 1)] == [False, True]  # the grader picked output 1
+    assert [found[(3, c)][0] for c in (0, 1)] == [True, False]  # a tie goes to the first
+
+
+async def test_the_command_line_flags_choose_the_same_tests_and_targets(
+    ws_targets: str, tmp_path: Path
+) -> None:
+    (tmp_path / "my.env").write_text("FROMFILE=from-env-file\n")
+    config = {
+        "prompts": ["P {{ q }} {{ z }} {{ env.FROMFILE }}"],
+        "providers": [{**echo_target(ws_targets, "a"), "label": "alpha"}, echo_target(ws_targets)],
+        "tests": [
+            {"description": "x-one", "vars": {"q": "one"}},
+            {"description": "x-two", "vars": {"q": "two", "z": "own"}},
+            {"description": "y-three", "vars": {"q": "three"}},
+        ],
+    }  # fmt: skip
+    flags = ["--filter-pattern", "^x-", "-n", "1", "--var", "z=cli", "--env-file",
+             str(tmp_path / "my.env"), "--filter-targets", "alpha"]  # fmt: skip
+    theirs, ours, _ = await both(tmp_path, config, *flags)
+    found = agree(theirs, ours)
+    assert found == {(0, 0): (True, 1, "/echo/a|P one cli from-env-file", 0)}
+    _, ours, _ = await both(tmp_path, config, "--filter-providers", "echo/b$", "--var", "z=cli")
+    assert {k[1] for k in cells(ours)} == {0}
+    assert cells(ours)[(1, 0)][2] == "/echo/b|P two own "  # a test's own var wins over --var
+
+
+async def test_filter_failing_reruns_what_failed_in_a_results_file(
+    ws_targets: str, tmp_path: Path
+) -> None:
+    config = {
+        "prompts": ["P {{ q }}"], "providers": [echo_target(ws_targets)],
+        "tests": [{"vars": {"q": q}, "assert": [{"type": "contains", "value": "two"}]}
+                  for q in ("one", "two", "three")],
+    }  # fmt: skip
+    first, _, _ = await both(tmp_path, config)
+    (tmp_path / "before.json").write_text(json.dumps(first))
+    theirs, ours, _ = await both(
+        tmp_path, config, "--filter-failing", str(tmp_path / "before.json")
+    )
+    found = agree(theirs, ours)
+    assert [v[2] for v in found.values()] == ["/echo/b|P one", "/echo/b|P three"]

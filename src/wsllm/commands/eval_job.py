@@ -1,34 +1,31 @@
-"""`wsllm eval` at work: load the config, run it with a progress bar, store it as it goes, report,
-write the outputs, and say how it went in the exit code."""
+"""`wsllm eval` at work: load the config, run it with a progress bar, store it as it goes, judge
+the comparisons, report, write the outputs, and say how it went in the exit code."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import os
+import shutil
 import signal
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
+from wsllm.commands.eval_inputs import load
+from wsllm.commands.eval_progress import progress_bar
 from wsllm.commands.stored import StoredRun
-from wsllm.errors import ConfigError
-from wsllm.evals.config.loading import find_config, load_config
+from wsllm.errors import ConfigError, WsllmError
+from wsllm.evals import hooks
+from wsllm.evals.compare import compare
 from wsllm.evals.derived import run_derived
 from wsllm.evals.functions import bounds
-from wsllm.evals.results import TestResult, new_run
+from wsllm.evals.results import EvalRun, TestResult, new_run
+from wsllm.evals.rows import column_entries, result_row, sorted_results
 from wsllm.evals.runner import Job, Judges, RunOptions, plan, run_context, run_jobs
 from wsllm.evals.schema import EvalConfig
 from wsllm.graders.embeddings import Embedders
@@ -39,6 +36,7 @@ from wsllm.report.table import print_report
 from wsllm.store import ResultStore, default_db_path
 
 EXIT_INTERRUPTED = 130
+EXIT_NOTHING_ANSWERED = 1
 
 
 def failed_exit_code() -> int:
@@ -50,39 +48,67 @@ def failed_exit_code() -> int:
     return 100
 
 
+@dataclass(slots=True)
+class Outcome:
+    """How the run itself went, besides its results."""
+
+    interrupted: bool = False
+    refused: str | None = None  # every call was refused: the URL nobody listens on
+    failure: str | None = None  # an extension hook stopped the run
+
+
 def run_eval(args: argparse.Namespace) -> int:
     """Run the command; return the exit code."""
-    config = load_config(find_config(args.config))
+    config = load(args)
     outputs = args.output or config.output_paths
     for output in outputs:
         check_output_path(output)
     options = _options(args, config)
     jobs = plan(config, options)
+    console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
     if not jobs:
-        raise ConfigError("no tests to run: the filters matched none")
+        console.print("Nothing to run: no tests (or the filters matched none).", style="yellow")
+        return 0
     run = new_run(config, len(jobs))
     recorder = None if args.no_write else StoredRun(ResultStore(args.db or default_db_path()), run)
+    graders = _graders(config, args)
     started = time.perf_counter()
-    cache = None if args.no_cache or not config.options.cache else default_cache_path()
-    grader = _default_grader(config, args.grader)
-    parse_grader_id(grader)  # an unknown grader stops the run before any request
-    graders = Graders(grader, cache, environ={**os.environ, **config.env})
     progress = not args.no_progress and config.options.show_progress
-    run.results, run.interrupted = _execute(jobs, options, progress, recorder, graders, config)
+    outcome = _execute(jobs, options, progress, recorder, graders, run)
     run.duration_s = time.perf_counter() - started
+    run.interrupted = outcome.interrupted or outcome.refused is not None or bool(outcome.failure)
     run.derived = run_derived(config.derived_metrics, run.results)
-    console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
     summary = print_report(run, console, not args.no_table, args.table_rows)
     _report_grading(console, graders)
     run.grader_usage = graders.usage.as_dict()
     for output in outputs:
         console.print(f"Wrote {write_output(run, output)}", style="dim")
-    if recorder is not None:
-        recorder.finish(summary.as_dict())
-        _say_how_to_view(console, recorder.store.path, run.id, args.db is not None)
-    if run.interrupted:
+    _finish_store(console, recorder, summary.as_dict(), run, args, outcome)
+    return _exit_code(console, outcome, summary.failed + summary.errors)
+
+
+def _exit_code(console: Console, outcome: Outcome, bad: int) -> int:
+    if outcome.failure:
+        print(f"wsllm: error: {outcome.failure}", file=sys.stderr)
+        return 1
+    if outcome.refused is not None:
+        console.print(
+            f"Nothing is listening at {outcome.refused}: every connection was refused, so the "
+            "run stopped. Start a server (in another terminal: wsllm serve), or point the "
+            "config's targets at one that is running.",
+            style="bold red",
+        )
+        return EXIT_NOTHING_ANSWERED
+    if outcome.interrupted:
         return EXIT_INTERRUPTED
-    return failed_exit_code() if summary.failed or summary.errors else 0
+    return failed_exit_code() if bad else 0
+
+
+def _graders(config: EvalConfig, args: argparse.Namespace) -> Graders:
+    cache = None if args.no_cache or not config.options.cache else default_cache_path()
+    grader = _default_grader(config, args.grader)
+    parse_grader_id(grader)  # an unknown grader stops the run before any request
+    return Graders(grader, cache, environ={**os.environ, **config.env})
 
 
 def _options(args: argparse.Namespace, config: EvalConfig) -> RunOptions:
@@ -90,6 +116,9 @@ def _options(args: argparse.Namespace, config: EvalConfig) -> RunOptions:
     concurrency = args.max_concurrency or chosen.max_concurrency
     if concurrency < 1:
         raise ConfigError("-j must be 1 or more")
+    for flag, value in (("--repeat", args.repeat), ("-n", args.filter_first_n)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{flag} must be 1 or more")
     return RunOptions(
         concurrency=concurrency,
         repeat=args.repeat or chosen.repeat,
@@ -101,31 +130,88 @@ def _options(args: argparse.Namespace, config: EvalConfig) -> RunOptions:
     )
 
 
+class _Watcher:
+    """Watches results as they land: stops the run when every call so far was refused."""
+
+    def __init__(self, jobs: list[Job], options: RunOptions, stop: asyncio.Event) -> None:
+        self.enough = min(len(jobs), max(2, options.concurrency))
+        self.refused = 0
+        self.answered = False
+        self.url: str | None = None
+        self._stop = stop
+
+    def __call__(self, result: TestResult) -> None:
+        if not result.response.unreachable:
+            self.answered = True
+            return
+        self.refused += 1
+        self.url = result.target.url
+        if not self.answered and self.refused >= self.enough:
+            self._stop.set()
+
+
 def _execute(jobs: list[Job], options: RunOptions, progress: bool, recorder: StoredRun | None,
-             graders: Graders, config: EvalConfig) -> tuple[list[TestResult], bool]:  # fmt: skip
+             graders: Graders, run: EvalRun) -> Outcome:  # fmt: skip
     use_uvloop()
     show = progress and sys.stderr.isatty()
     bounds.reset()
+    config = run.config
 
-    async def main() -> tuple[list[TestResult], bool]:
+    async def main() -> Outcome:
         stop = asyncio.Event()
         _stop_on_signals(stop)
-        with _progress_bar(len(jobs), show) as counter:
+        watcher = _Watcher(jobs, options, stop)
+        embedders = Embedders(environ={**os.environ, **config.env})
+        context = run_context(config, options, Judges(graders, embedders))
+        with progress_bar(len(jobs), show) as counter:
 
             def on_result(index: int, result: TestResult) -> None:
                 counter(result)
+                watcher(result)
                 if recorder is not None:
                     recorder.add(index, result)
 
-            embedders = Embedders(environ={**os.environ, **config.env})
-            context = run_context(config, options, Judges(graders, embedders))
             try:
-                return await run_jobs(jobs, context, options, on_result, stop)
+                return await _run(jobs, context, options, on_result, stop, watcher, run)
             finally:
                 await graders.aclose()
                 await embedders.aclose()
 
-    return asyncio.run(main())
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    try:
+        return asyncio.run(main())
+    finally:  # the handlers belong to this run's loop, now closed
+        signal.signal(signal.SIGINT, handlers[0])
+        signal.signal(signal.SIGTERM, handlers[1])
+
+
+async def _run(jobs: list[Job], context: Any, options: RunOptions, on_result: Any,
+               stop: asyncio.Event, watcher: _Watcher, run: EvalRun) -> Outcome:  # fmt: skip
+    """The jobs, then the comparisons across outputs, then the afterAll hook."""
+    try:
+        run.results, stopped = await run_jobs(jobs, context, options, on_result, stop)
+    except hooks.HookError as exc:
+        return Outcome(failure=str(exc))
+    refused = watcher.url if stopped and not watcher.answered and watcher.refused else None
+    if refused is not None:
+        stopped = False
+    await compare(run.results, context.judges.graders)
+    if run.config.extensions:
+        try:
+            hooks.call_hook(run.config.extensions, "afterAll", _after_all(run))
+        except WsllmError as exc:
+            return Outcome(failure=str(exc))
+    return Outcome(interrupted=stopped, refused=refused)
+
+
+def _after_all(run: EvalRun) -> dict[str, Any]:
+    return {
+        "prompts": column_entries(run),
+        "results": [result_row(run.id, i, r) for i, r in sorted_results(run)],
+        "suite": hooks.suite_context(run.config)["suite"],
+        "evalId": run.id,
+        "config": run.config.raw,
+    }
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
@@ -160,46 +246,33 @@ def _report_grading(console: Console, graders: Graders) -> None:
         console.print(warning, style="yellow")
 
 
-def _say_how_to_view(console: Console, path: object, run_id: str, custom_db: bool) -> None:
-    where = f" --db {path}" if custom_db else ""
-    console.print(f"Stored as {run_id} in {path}")
-    console.print(f"Browse it: wsllm view{where}  (then open the URL it prints)", style="dim")
-
-
-@contextmanager
-def _progress_bar(total: int, show: bool) -> Iterator[_Counter]:
-    counter = _Counter(total, show)
-    if not show:
-        yield counter
+def _finish_store(console: Console, recorder: StoredRun | None, summary: dict[str, Any],
+                  run: EvalRun, args: argparse.Namespace, outcome: Outcome) -> None:  # fmt: skip
+    if recorder is None:
         return
-    columns = (
-        TextColumn("[bold]eval"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("[green]{task.fields[passed]} pass [red]{task.fields[failed]} fail "
-                   "{task.fields[errors]} error"),
-        TimeElapsedColumn(),
-    )  # fmt: skip
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        counter.attach(bar)
-        yield counter
+    recorder.finish(summary)
+    if recorder.failed is not None:
+        return
+    path = recorder.store.path
+    stored = f"Stored as {run.id} in {path}"
+    if outcome.refused is not None or not run.results:
+        stored += " (stopped early: nothing answered, so it holds no passing or failing test)"
+    console.print(stored)
+    where = f" --db {path}" if args.db is not None else ""
+    console.print(f"Browse it: {wsllm_command()} view{where}  (then open the URL it prints)",
+                  style="dim")  # fmt: skip
 
 
-class _Counter:
-    """Receives each finished result; moves the progress bar when there is one."""
-
-    def __init__(self, total: int, show: bool) -> None:
-        self.total = total
-        self.counts = {"pass": 0, "fail": 0, "error": 0}
-        self._bar: Progress | None = None
-        self._task: TaskID | None = None
-
-    def attach(self, bar: Progress) -> None:
-        self._bar = bar
-        self._task = bar.add_task("eval", total=self.total, passed=0, failed=0, errors=0)
-
-    def __call__(self, result: TestResult) -> None:
-        self.counts[result.status] += 1
-        if self._bar is not None and self._task is not None:
-            c = self.counts
-            self._bar.update(
-                self._task, advance=1, passed=c["pass"], failed=c["fail"], errors=c["error"]
-            )
+def wsllm_command() -> str:
+    """How the user runs wsllm from here: `wsllm` when it is on PATH, else the path of the
+    script beside this interpreter (such as `.venv/bin/wsllm`), else `python -m wsllm`."""
+    script = Path(sys.executable).with_name("wsllm")
+    on_path = shutil.which("wsllm")
+    if on_path and (not script.exists() or Path(on_path).resolve() == script.resolve()):
+        return "wsllm"
+    if script.exists():
+        try:
+            return str(script.relative_to(Path.cwd()))
+        except ValueError:
+            return str(script)
+    return f"{sys.executable} -m wsllm"

@@ -23,6 +23,7 @@ class TargetResponse:
     frames: list[Frame] = field(default_factory=list)
     frames_dropped: int = 0
     details: dict[str, Any] = field(default_factory=dict)
+    unreachable: bool = False  # the connection was refused: nothing listens at the URL
 
 
 @dataclass(slots=True)

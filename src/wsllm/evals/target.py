@@ -44,6 +44,7 @@ async def call_target(
         cut = False
     except (TimeoutError, TargetError) as exc:
         response.error = str(exc)
+        response.unreachable = isinstance(exc.__cause__, ConnectionRefusedError)
     except WsllmError as exc:  # a template or function failed: data for the report
         response.error = str(exc)
     except Exception as exc:

@@ -194,6 +194,11 @@ class SimulatedGrader:
             return json.dumps(
                 {"score": round(10 * share, 1), "reason": f"{SIMULATED_LABEL} word overlap"}
             )
+        if task.kind == "select-best":
+            keys = sorted((k for k in f if k.startswith("output")), key=lambda k: int(k[6:]))
+            outputs = [f[k] for k in keys]
+            shares = [_overlap(f["criteria"], o) for o in outputs]
+            return str(shares.index(max(shares)))
         if task.kind == "answer-relevance":
             first = f["output"].split(".")[0][:200]
             return json.dumps({"questions": [f"What about {first}?"]})

@@ -116,6 +116,21 @@ def questions_task(output: str, count: int = 3) -> GradeTask:
     return GradeTask("answer-relevance", (("user", user),), {"output": output, "count": str(count)})
 
 
+def select_best_task(criteria: str, outputs: list[str]) -> GradeTask:
+    """select-best: which of these outputs best fits the criteria? An index."""
+    texts = "".join(
+        f'\n<Text index="{i}">\n{output}\n</Text>\n' for i, output in enumerate(outputs)
+    )
+    system = (
+        "You are comparing multiple pieces of text to see which best fits the following "
+        f"criteria: {criteria}\n\nHere are the pieces of text:\n{texts}\n"
+        "Output the index of the text that best fits the criteria. You must output a single "
+        "integer."
+    )
+    fields = {"criteria": criteria, **{f"output{i}": o for i, o in enumerate(outputs)}}
+    return GradeTask("select-best", (("system", system),), fields)
+
+
 def json_object(text: str) -> dict[str, Any]:
     """The first JSON object in a grader's answer (models wrap them in prose and code fences)."""
     decoder = json.JSONDecoder()

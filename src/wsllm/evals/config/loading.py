@@ -47,13 +47,14 @@ HOOKS = ("beforeAll", "beforeEach", "afterEach", "afterAll")
 @dataclass(frozen=True, slots=True)
 class LoadOptions:
     """What the command line adds: `--var` values, `--filter-targets`, extensions (`-x`), the
-    environment templates see, and tests to run instead of the config's (`--filter-failing`)."""
+    environment templates see, and config keys to use instead of the file's (a beforeAll hook's
+    tests, defaultTest and scenarios)."""
 
     extra_vars: dict[str, str] = field(default_factory=dict)
     targets_pattern: str | None = None
     extensions: tuple[str, ...] = ()
     environ: Mapping[str, str] | None = None
-    tests: list[dict[str, Any]] | None = None
+    overrides: dict[str, Any] | None = None
 
 
 def find_config(path: Path | None) -> Path:
@@ -101,8 +102,8 @@ def load_config(path: Path, options: LoadOptions | None = None) -> EvalConfig:
     environ = os.environ if options.environ is None else options.environ
     env = config_env(expect(raw.get("env") or {}, (dict,), where.key("env")), environ)
     raw = render_env(raw, {**environ, **env})
-    if options.tests is not None:
-        raw = {**raw, "tests": options.tests, "scenarios": None}
+    if options.overrides:
+        raw = {**raw, **options.overrides}
     base = path.parent.resolve()
     compiler = FunctionCompiler(base, env)
     targets = _chosen(load_targets(raw, where, base, compiler), options.targets_pattern)

@@ -49,6 +49,7 @@ ASSERTIONS: Registry[AssertionType] = Registry(
         "wsllm.evals.grading.timing",
         "wsllm.evals.grading.script",
         "wsllm.evals.grading.graded",
+        "wsllm.evals.grading.compared",
     ),
 )
 
