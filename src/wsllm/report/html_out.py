@@ -1,104 +1,153 @@
-"""A standalone HTML report: summary, every result with its reasons, and each stream drawn as a
-strip of frame arrivals. All output is escaped: model text is untrusted."""
+"""A standalone HTML report: the run's figures, every result with all its failing reasons, and each
+stream drawn as a strip of frames on a time axis with its stall. The page is a Jinja template
+(`report/report.html`) with autoescape on: model text is untrusted."""
 
 from __future__ import annotations
 
+import itertools
 import json
-from html import escape
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from wsllm.evals.results import EvalRun, TestResult
-from wsllm.report.summary import summarise_run
-from wsllm.report.table import stream_figures
+from jinja2 import Environment
 
-_CSS = """
-body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1d1f24;background:#fafafa}
-h1{font-size:1.4rem;margin:0 0 .3rem} .sub{color:#666;margin-bottom:1.2rem}
-.cards{display:flex;gap:1rem;margin-bottom:1.5rem;flex-wrap:wrap}
-.card{background:#fff;border:1px solid #ddd;border-radius:8px;padding:.7rem 1rem;min-width:7rem}
-.card b{display:block;font-size:1.3rem}
-table{border-collapse:collapse;width:100%;background:#fff}
-th,td{border:1px solid #e2e2e2;padding:.45rem .6rem;vertical-align:top;text-align:left}
-th{background:#f0f1f4;position:sticky;top:0}
-.pass{color:#17803d;font-weight:600}.fail{color:#c0262d;font-weight:600}
-.error{color:#fff;background:#c0262d;padding:0 .3rem;border-radius:3px}
-pre{white-space:pre-wrap;word-break:break-word;margin:0;font:12.5px/1.4 ui-monospace,monospace}
-.reason{color:#8a1c22}.dim{color:#777;font-size:12px}
-svg.strip{display:block;margin-top:.3rem}
-"""
+from wsllm import __version__
+from wsllm.client import frames
+from wsllm.evals.results import EvalRun, GradingResult, TestResult
+from wsllm.report.summary import RunSummary, summarise_run
+from wsllm.report.table import LEGEND, stall_note, stream_figures
+
+STRIP_WIDTH = 280
+STRIP_LEFT = 4
+STRIP_RIGHT = 4
 
 
-def strip(result: TestResult, width: int = 220, height: int = 18) -> str:
-    """An SVG strip: one tick per frame at its arrival time, the first content frame in blue."""
-    frames = result.response.frames
-    total = max(result.response.metrics.total_ms, 1.0)
-    first = result.response.metrics.first_delta_ms
-    ticks = []
-    for frame in frames:
-        x = 2 + (width - 4) * min(max(frame.at_ms, 0.0) / total, 1.0)
-        ticks.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="3" y2="{height - 3}" stroke="#888"/>')
-    if first is not None:
-        x = 2 + (width - 4) * min(first / total, 1.0)
-        marker = 'stroke="#2563eb" stroke-width="2"'
-        ticks.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="0" y2="{height}" {marker}/>')
-    return (
-        f'<svg class="strip" width="{width}" height="{height}" role="img" '
-        f'aria-label="frame arrivals"><rect width="{width}" height="{height}" fill="#f4f5f7"/>'
-        + "".join(ticks)
-        + "</svg>"
-    )
+@dataclass(slots=True)
+class Strip:
+    """A stream drawn to scale: x positions in pixels on a STRIP_WIDTH-wide strip."""
+
+    ticks: list[tuple[float, str, str]] = field(default_factory=list)  # x, kind, tooltip
+    ttft_x: float | None = None
+    gap: tuple[float, float] | None = None
+    stall: tuple[float, float] | None = None
+    axis: list[tuple[float, str]] = field(default_factory=list)
 
 
-def _row(result: TestResult) -> str:
-    status = result.status
-    badge = f'<span class="{status}">{status.upper()}</span>'
+def readable_date(moment: datetime) -> str:
+    """`21 Nov 2026, 18:19 UTC`."""
+    return f"{moment.day} {moment.strftime('%b %Y, %H:%M')} {moment.tzname() or ''}".strip()
+
+
+def strip(result: TestResult) -> Strip:
+    """The stream of `result` to scale: frame ticks, TTFT, the largest gap and the stall."""
+    m = result.response.metrics
+    kept = [(f.at_ms, frames.decode(f.data)[0]) for f in result.response.frames]
+    content = [at for at, kind in kept if kind is not frames.Kind.CONTROL]
+    last = content[-1] if content else None
+    stall_end = last + m.stalled_ms if last is not None and m.stalled_ms is not None else None
+    end = max([1.0, *(at for at, _ in kept), stall_end or 0.0])
+    if not content and result.response.error is not None:
+        end = max(end, m.total_ms)
+
+    def x(at: float) -> float:
+        return round(STRIP_LEFT + (STRIP_WIDTH - STRIP_LEFT - STRIP_RIGHT) * max(at, 0.0) / end, 1)
+
+    drawn = Strip(axis=[(x(end * i / 2), f"{end * i / 2:,.0f} ms") for i in range(3)])
+    drawn.ticks = [(x(at), kind.name.lower(), f"{at:.1f} ms · {kind.name.lower()}")
+                   for at, kind in kept]  # fmt: skip
+    if content:
+        drawn.ttft_x = x(content[0])
+        pairs = list(itertools.pairwise(content))
+        if pairs:
+            widest = max(pairs, key=lambda pair: pair[1] - pair[0])
+            drawn.gap = (x(widest[0]), x(widest[1]))
+    if last is not None and stall_end is not None:
+        drawn.stall = (x(last), x(stall_end))
+    return drawn
+
+
+def failing_reasons(grading: GradingResult | None) -> list[tuple[str, str]]:
+    """Every failing assertion as (assertion, reason), not only the first; [] when all passed."""
+    if grading is None or grading.passed:
+        return []
+    failed = [c for c in grading.components if not c.passed]
+    if not failed:
+        return [("", grading.reason)]
+    return [(_assertion_name(c.assertion), c.reason) for c in failed]
+
+
+def _assertion_name(assertion: dict[str, Any] | None) -> str:
+    if not assertion:
+        return ""
+    value = assertion.get("value")
+    shown = "" if value is None else f": {value if isinstance(value, str) else json.dumps(value)}"
+    return f"{assertion.get('type', '')}{shown}"[:160]
+
+
+def _output_text(result: TestResult) -> str:
     output = result.response.output
-    shown = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False, indent=2)
-    detail = ""
-    if status == "error":
-        detail = f'<pre class="reason">{escape(result.response.error or "")}</pre>'
-    elif status == "fail" and result.grading is not None:
-        detail = f'<pre class="reason">{escape(result.grading.reason)}</pre>'
-    variables = json.dumps(result.test.vars, ensure_ascii=False, indent=1)
-    return (
-        "<tr>"
-        f"<td>{escape(result.test.description or '')}"
-        f"<pre class='dim'>{escape(variables)}</pre></td>"
-        f"<td>{escape(result.target.label)}"
-        f"<div class='dim'>{escape(result.prompt.label[:80])}</div></td>"
-        f"<td>{badge}<div class='dim'>score {result.score:.2f}</div></td>"
-        f"<td>{detail}<pre>{escape(shown or '')}</pre></td>"
-        f"<td><span class='dim'>{escape(stream_figures(result))}</span>{strip(result)}</td>"
-        "</tr>"
-    )
+    if output is None:
+        return ""
+    return output if isinstance(output, str) else json.dumps(output, ensure_ascii=False, indent=2)
+
+
+def _plain(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def row(result: TestResult) -> dict[str, Any]:
+    """What the template shows of one result."""
+    return {
+        "status": result.status,
+        "stalled": result.response.metrics.stalled_ms is not None,
+        "description": result.test.description or "",
+        "vars": [(k, _plain(v)) for k, v in result.test.vars.items()],
+        "target": result.target.label,
+        "prompt": result.prompt.label[:120],
+        "score": f"{result.score:.2f}",
+        "error": result.response.error or "",
+        "reasons": failing_reasons(result.grading),
+        "output": _output_text(result),
+        "figures": stream_figures(result),
+        "stall": stall_note(result) or "",
+        "strip": strip(result),
+    }
+
+
+def cards(s: RunSummary) -> list[tuple[str, str, bool]]:
+    """(label, value, alarm) for the head of the page."""
+    return [
+        ("tests", f"{s.total} of {s.planned}" if s.partial else str(s.total), s.partial),
+        ("pass / fail / error", f"{s.passed} / {s.failed} / {s.errors}", False),
+        ("pass rate", f"{s.pass_rate:.1f}%" + (f" of {s.total}" if s.partial else ""), False),
+        ("TTFT p50", _ms(s.first_delta_ms["p50"]), False),
+        ("TTFT p95", _ms(s.first_delta_ms["p95"]), False),
+        ("largest gap", _ms(s.max_gap_ms["max"]), s.stalled > 0),
+        ("stalled streams", str(s.stalled), s.stalled > 0),
+        ("duration", f"{s.duration_s:.2f} s", False),
+    ]
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.1f} ms" if value < 10 else f"{value:,.0f} ms"
 
 
 def render_html(run: EvalRun) -> str:
     """The whole report page."""
-    s = summarise_run(run)
-    title = escape(run.config.description or run.config.path.name)
-    cards = [
-        ("passed", s.passed), ("failed", s.failed), ("errors", s.errors),
-        ("pass rate", f"{s.pass_rate:.1f}%"), ("duration", f"{s.duration_s:.2f}s"),
-        ("ttft p50", _ms(s.first_delta_ms["p50"])), ("ttft p95", _ms(s.first_delta_ms["p95"])),
-        ("largest gap p95", _ms(s.max_gap_ms["p95"])),
-    ]  # fmt: skip
-    card_html = "".join(
-        f'<div class="card"><b>{escape(str(v))}</b>{escape(k)}</div>' for k, v in cards
-    )
-    rows = "".join(_row(r) for r in run.results)
-    return (
-        f"<!doctype html><html lang=en><meta charset=utf-8><title>{title} · wsllm</title>"
-        f"<style>{_CSS}</style><h1>{title}</h1>"
-        f'<div class="sub">{escape(run.id)} · {escape(run.started_at.isoformat())}</div>'
-        f'<div class="cards">{card_html}</div>'
-        "<table><thead><tr><th>test</th><th>target</th><th>result</th><th>output</th>"
-        f"<th>stream</th></tr></thead><tbody>{rows}</tbody></table></html>"
-    )
-
-
-def _ms(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0f} ms"
+    summary = summarise_run(run)
+    page = resources.files("wsllm.report").joinpath("report.html").read_text()
+    template = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from_string(page)
+    return template.render(
+        title=run.config.description or run.config.path.name, run_id=run.id,
+        started=readable_date(run.started_at), config_path=str(run.config.path),
+        version=__version__, summary=summary, cards=cards(summary), legend=LEGEND,
+        rows=[row(r) for r in run.results], strip_width=STRIP_WIDTH,
+    )  # fmt: skip
 
 
 def write_html(run: EvalRun, path: Path) -> None:
