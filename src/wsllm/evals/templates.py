@@ -1,78 +1,53 @@
-"""Nunjucks-syntax templates, rendered by a sandboxed Jinja2 with the usual Nunjucks filters."""
+"""Templates in prompts, messageTemplates, vars and assertion values: Nunjucks, as promptfoo
+renders them, by wsllm's own engine (evals/nunjucks/), bounded in time and output size."""
 
 from __future__ import annotations
 
 import functools
-import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
-
-import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from wsllm.errors import ConfigError, ScriptError
 from wsllm.evals.functions.bounds import bounded
+from wsllm.evals.nunjucks.template import Template, compile_source
+from wsllm.evals.nunjucks.limits import MAX_CHARS
 
-# A template is refused past these bounds: a loop of loops, or a string built a billion times.
+# A template with a loop or a macro is stopped after this long; its text may not pass MAX_CHARS.
 TIME_LIMIT_S = 5.0
-MAX_CHARS = 8 * 1024 * 1024
 
-
-def _dump(value: Any, indent: int | str | None = None) -> str:
-    # Nunjucks' dump is JSON.stringify: compact separators, unicode kept as is.
-    if isinstance(value, jinja2.Undefined):
-        value = None
-    separators = (",", ":") if indent is None else (",", ": ")
-    return json.dumps(value, ensure_ascii=False, separators=separators, indent=indent, default=str)
-
-
-def _nl2br(value: Any) -> str:
-    return str(value).replace("\r\n", "<br />\n").replace("\n", "<br />\n")
-
-
-@functools.cache
-def environment() -> ImmutableSandboxedEnvironment:
-    """The one template environment: no autoescaping, undefined renders as empty, as in Nunjucks."""
-    env = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
-    env.filters.update({"dump": _dump, "nl2br": _nl2br, "string": str, "json": _dump})
-    return env
+__all__ = ["MAX_CHARS", "TIME_LIMIT_S", "compile_template", "render"]
 
 
 @functools.lru_cache(maxsize=4096)
-def compile_template(source: str) -> jinja2.Template:
-    """Compile once; raise ConfigError for a template with a syntax error."""
-    try:
-        return environment().from_string(source)
-    except jinja2.TemplateSyntaxError as exc:
-        raise ConfigError(f"template syntax error on line {exc.lineno}: {exc.message}") from exc
+def compile_template(source: str) -> Template:
+    """Compile once; ConfigError "template syntax error on line N: ..." if it does not parse."""
+    return compile_source(source)
 
 
-def render(source: str, variables: Mapping[str, Any]) -> str:
-    """Render `source` with `variables`; ConfigError (that test's error) when it fails."""
-    if "{" not in source:
+def render(
+    source: str,
+    variables: Mapping[str, Any],
+    *,
+    filters: Mapping[str, Callable[..., Any]] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """Render `source` with `variables`; ConfigError (that test's error) when it fails.
+
+    `filters` are a config's own (promptfoo's nunjucksFilters), called as
+    `filter(value, *args, **kwargs)`; `env` is what templates see as `env` (the process
+    environment when not given).
+    """
+    if "{" not in source and "#}" not in source:
         return source
     template = compile_template(source)
     try:
-        with bounded(TIME_LIMIT_S):
-            return _bounded_output(template, variables)
-    except jinja2.TemplateError as exc:
+        if template.needs_bound(filters):
+            with bounded(TIME_LIMIT_S):
+                return template.render(variables, filters, env)
+        return template.render(variables, filters, env)
+    except ConfigError as exc:
         raise ConfigError(f"template failed to render: {exc}") from exc
     except ScriptError as exc:
         raise ConfigError(f"template failed to render: it {exc}") from exc
-    except ConfigError:
-        raise
-    except Exception as exc:  # ZeroDivisionError, OverflowError, MemoryError...: the test's error
+    except Exception as exc:  # a config's filter, MemoryError, RecursionError: the test's error
         raise ConfigError(f"template failed to render: {type(exc).__name__}: {exc}") from exc
-
-
-def _bounded_output(template: jinja2.Template, variables: Mapping[str, Any]) -> str:
-    parts: list[str] = []
-    size = 0
-    for chunk in template.generate(variables):
-        size += len(chunk)
-        if size > MAX_CHARS:
-            raise ConfigError(
-                f"template failed to render: its output passed {MAX_CHARS:,} characters"
-            )
-        parts.append(chunk)
-    return "".join(parts)
