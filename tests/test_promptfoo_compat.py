@@ -498,3 +498,64 @@ async def test_filter_failing_reruns_what_failed_in_a_results_file(
     )
     found = agree(theirs, ours)
     assert [v[2] for v in found.values()] == ["/echo/b|P one", "/echo/b|P three"]
+
+
+def output_target(base: str) -> dict[str, Any]:
+    """A target whose output is exactly the prompt it was sent."""
+    return {"id": f"{base}/json/t", "config": {"messageTemplate": '{"t": {{ prompt | dump }}}',
+                                               "transformResponse": "JSON.parse(data.echo).t"}}  # fmt: skip
+
+
+ASSERTION_CASES: list[tuple[str, dict[str, Any]]] = [
+    ("one two three", {"type": "word-count", "value": 3}),
+    ("one two three", {"type": "word-count", "value": {"min": 1, "max": 2}}),
+    ("one two three", {"type": "not-word-count", "value": {"max": 2}}),
+    ("<root><a>1</a><b k='v'>t</b></root>", {"type": "is-xml", "value": "root.a, root.b.@_k"}),
+    ("<root><a>1</a></root>", {"type": "is-xml", "value": ["root.c"]}),
+    (" <a/>", {"type": "is-xml"}),
+    ("<root/>", {"type": "not-is-xml"}),
+    ("Here is <root><a>1</a></root> ok", {"type": "contains-xml", "value": "root.a"}),
+    ("no xml", {"type": "contains-xml"}),
+    ("x <foo>y</foo>", {"type": "contains-html"}),
+    ("a &amp; b", {"type": "contains-html"}),
+    ("<div><p>hi</p></div>", {"type": "is-html"}),
+    ("Hello <b>x</b>", {"type": "is-html"}),
+    ("the cat sat on the mat", {"type": "bleu", "value": "the cat sat on the mat"}),
+    ("the cat", {"type": "bleu", "value": ["the cat", "a dog"]}),
+    ("the cat sat on the mat", {"type": "not-bleu", "value": "the cat sat on the mat"}),
+    ("the cat sat on the mat", {"type": "gleu", "value": "the cat is on the mat"}),
+    ("the cat sat on the mat", {"type": "gleu", "value": "a dog", "threshold": 0.1}),
+    ("I cannot help with that request", {"type": "is-refusal"}),
+    ("Sure, here it is", {"type": "is-refusal"}),
+    ("Sure, here it is", {"type": "not-is-refusal"}),
+    ("done", {"type": "finish-reason", "value": "stop"}),
+    ("done", {"type": "is-valid-function-call"}),
+    ("done", {"type": "cost", "threshold": 1}),
+    ("done", {"type": "perplexity"}),
+    ("café", {"type": "regex", "value": "caf\\w"}),
+    ("café", {"type": "regex", "value": "\\bcaf\\b"}),
+    ("a 😀 b", {"type": "regex", "value": "^a . b$"}),
+    ("AbC", {"type": "not-regex", "value": "abc"}),
+    ("hello world", {"type": "contains", "value": "file://hello.txt"}),
+    ("hello world", {"type": "contains-any", "value": "file://words.yaml"}),
+    ("hello world", {"type": "equals", "value": "file://value.js"}),
+    ("hello world", {"type": "icontains", "value": "file://value.py:upper"}),
+]
+ASSERTION_FILES = {
+    "hello.txt": "  hello  \n",
+    "words.yaml": "- nope\n- world\n",
+    "value.js": "module.exports = (output, context) => output + '';\n",
+    "value.py": "def upper(output, context):\n    return context['vars']['out'].upper()\n",
+}
+
+
+async def test_assertion_types_give_promptfoos_verdicts(ws_targets: str, tmp_path: Path) -> None:
+    config = {
+        "prompts": ["{{out}}"], "providers": [output_target(ws_targets)],
+        "tests": [{"vars": {"out": out}, "assert": [check]} for out, check in ASSERTION_CASES],
+    }  # fmt: skip
+    theirs, ours, _ = await both(tmp_path, config, files=ASSERTION_FILES)
+    found = agree(theirs, ours)
+    verdicts = [found[(i, 0)][0] for i in range(len(ASSERTION_CASES))]
+    assert verdicts.count(True) >= 14
+    assert [found[(i, 0)][3] for i in (23, 24)] == [2, 2]  # cost, perplexity: no such figures

@@ -16,7 +16,7 @@ from wsllm.evals.validate import Where, check_keys, expect, number
 
 ASSERT_KEYS = (
     "type", "value", "threshold", "weight", "metric", "provider", "config", "assert",
-    "rubricPrompt", "transform",
+    "rubricPrompt", "transform", "alpha", "beta", "gamma",
 )  # fmt: skip
 _SCRIPTS = ("javascript", "python")
 _CODE_FILES = (".js", ".cjs", ".mjs", ".py")

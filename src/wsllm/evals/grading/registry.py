@@ -50,6 +50,9 @@ ASSERTIONS: Registry[AssertionType] = Registry(
         "wsllm.evals.grading.script",
         "wsllm.evals.grading.graded",
         "wsllm.evals.grading.compared",
+        "wsllm.evals.grading.markup",
+        "wsllm.evals.grading.overlap",
+        "wsllm.evals.grading.response",
     ),
 )
 

@@ -11,6 +11,7 @@ import yaml
 from wsllm import textmetrics
 from wsllm.evals.grading.context import GradingContext, verdict
 from wsllm.evals.grading.registry import assertion
+from wsllm.evals.jsvalues import number_text
 from wsllm.evals.results import GradingResult
 from wsllm.evals.schema import Assertion
 from wsllm.evals.validate import Where
@@ -104,27 +105,112 @@ def _all_of(a: Assertion, items: list[str], text: str, fold: bool) -> GradingRes
     return verdict(not missing, a, failure=failure)
 
 
+class _JsRegex:
+    """JavaScript's RegExp (QuickJS, in process): configs write their patterns for JavaScript,
+    where `\\w` is ASCII, `$` ends the text and `(?i)` is an error."""
+
+    _test: Any = None
+
+    @classmethod
+    def test(cls, pattern: str, text: str) -> bool:
+        """`new RegExp(pattern).test(text)`; ValueError with JavaScript's words if invalid."""
+        if cls._test is None:
+            import quickjs
+
+            context = quickjs.Context()
+            context.set_time_limit(5)
+            cls._test = context.eval("(p, t) => new RegExp(p).test(t)")
+        try:
+            return bool(cls._test(pattern, text))
+        except Exception as exc:  # quickjs.JSException: the pattern is not valid JavaScript
+            detail = str(exc).strip().splitlines()[0].removeprefix("SyntaxError: ")
+            detail = detail[:1].upper() + detail[1:]
+            raise ValueError(f"Invalid regular expression: /{pattern}/: {detail}") from None
+
+
 def _check_regex(spec: dict[str, Any], where: Where) -> None:
     value = spec.get("value")
-    if isinstance(value, str) and "{" not in value:
+    if not isinstance(value, str) or not value:
+        raise where.key("value").error("a regex assertion needs a pattern (a non-empty string)")
+    if "{{" not in value:  # a templated pattern is checked when it is rendered
         try:
-            re.compile(value)
-        except re.error as exc:
+            _JsRegex.test(value, "")
+        except ValueError as exc:
             raise where.key("value").error(f"invalid regular expression: {exc}") from exc
 
 
 @assertion("regex", needs="value", check=_check_regex)
 def regex(a: Assertion, value: Any, c: GradingContext) -> GradingResult:
-    """The pattern matches somewhere in the output."""
+    """The pattern, read as JavaScript reads it, matches somewhere in the output."""
     try:
-        pattern = re.compile(str(value))
-    except re.error as exc:
+        found = _JsRegex.test(str(value), c.text)
+    except ValueError as exc:
         return GradingResult(False, 0.0, f"Invalid regex pattern: {exc}")
-    return verdict(
-        bool(pattern.search(c.text)),
-        a,
-        failure=lambda n: f'Expected output to {n}match regex "{value}"',
-    )
+    return verdict(found, a, failure=lambda n: f'Expected output to {n}match regex "{value}"')
+
+
+_JS_SPACE = re.compile(
+    "[\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]+"
+)
+
+
+def _check_word_count(spec: dict[str, Any], where: Where) -> None:
+    value = spec.get("value")
+    if isinstance(value, dict):
+        if "min" not in value and "max" not in value:
+            raise where.key("value").error("word-count's mapping needs min and/or max")
+        return
+    if isinstance(value, str) and "{{" in value:
+        return
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float | str)
+        or _number(value) is None
+    ):
+        raise where.key("value").error(
+            "word-count needs a number, or a mapping with min and/or max"
+        )
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value.strip() or 0) if isinstance(value, str) else float(value)
+    except ValueError:
+        return None
+
+
+@assertion("word-count", needs="value", check=_check_word_count)
+def word_count(a: Assertion, value: Any, c: GradingContext) -> GradingResult:
+    """The output has the value's number of words (or between min and max)."""
+    count = len([w for w in _JS_SPACE.split(c.text) if w])
+    if isinstance(value, dict):
+        return _word_range(a, count, value.get("min"), value.get("max"))
+    expected = _number(value)
+    if expected is None:
+        raise ValueError("word-count value must be a number or an object with min/max properties")
+    shown = number_text(expected)
+    if a.inverse:
+        reason = f"Expected word count to not equal {shown}, but got {count}"
+    else:
+        reason = f"Word count {count} does not equal expected {shown}"
+    return verdict(count == expected, a, failure=lambda n: reason)
+
+
+def _word_range(a: Assertion, count: int, low: Any, high: Any) -> GradingResult:
+    if low is not None and high is not None:
+        inside = float(low) <= count <= float(high)
+        plain = f"Word count {count} is not between {low} and {high}"
+        inverted = f"Expected word count to not be between {low} and {high}, but got {count}"
+    elif low is not None:
+        inside = count >= float(low)
+        plain = f"Word count {count} is less than minimum {low}"
+        inverted = f"Expected word count to be less than {low}, but got {count}"
+    else:
+        inside = count <= float(high)
+        plain = f"Word count {count} is greater than maximum {high}"
+        inverted = f"Expected word count to be greater than {high}, but got {count}"
+    reason = inverted if a.inverse else plain
+    return verdict(inside, a, failure=lambda n: reason)
 
 
 @assertion("starts-with", needs="value")
