@@ -559,3 +559,60 @@ async def test_assertion_types_give_promptfoos_verdicts(ws_targets: str, tmp_pat
     verdicts = [found[(i, 0)][0] for i in range(len(ASSERTION_CASES))]
     assert verdicts.count(True) >= 14
     assert [found[(i, 0)][3] for i in (23, 24)] == [2, 2]  # cost, perplexity: no such figures
+
+
+async def test_config_shapes_give_the_same_columns_and_rows(
+    ws_targets: str, tmp_path: Path
+) -> None:
+    files = {
+        "targets.yaml": yaml.safe_dump([
+            {**echo_target(ws_targets, "a"), "label": "alpha", "prompts": ["first"]},
+            {**echo_target(ws_targets, "b"), "label": "beta"},
+        ]),
+        "default.yaml": yaml.safe_dump({"vars": {"d": "D"}, "assert": [
+            {"type": "contains", "value": "P", "metric": "m"}]}),
+    }  # fmt: skip
+    config = {
+        "prompts": [{"raw": "P {{ q }} {{ d }}", "label": "first"},
+                    {"raw": "Q {{ q }}", "label": "second"}],
+        "providers": "file://targets.yaml",
+        "defaultTest": "file://default.yaml",
+        "tests": [
+            {"vars": {"q": "one"}},
+            {"vars": {"q": "two"}, "providers": ["beta"], "prompts": ["second"]},
+        ],
+        "scenarios": [{"config": [{"vars": {"q": "s1"}}, {"vars": {"q": "s2"}}],
+                       "tests": [{"assert": [{"type": "contains", "value": "s"}]}]}],
+        "derivedMetrics": [{"name": "share", "value": "m / __count"}],
+    }  # fmt: skip
+    theirs, ours, _ = await both(tmp_path, config, files=files)
+    found = agree(theirs, ours)
+    assert sorted(found) == [(0, 0), (0, 1), (0, 2), (1, 2), (2, 0), (2, 1), (2, 2),
+                             (3, 0), (3, 1), (3, 2)]  # fmt: skip
+    named = [p["metrics"]["namedScores"] for p in ours["results"]["prompts"]]
+    assert named == [p["metrics"]["namedScores"] for p in theirs["results"]["prompts"]]
+
+
+PROMPT_FUNCTIONS = {
+    "pf.js": "module.exports = (context) => [{role: 'user', content: 'U ' + context.vars.q + ' {{ q }}'}];\n"
+    "module.exports.text = (context) => 'tmpl={{ q }} ' + Object.keys(context).join(',');\n"
+    "module.exports.object = (context) => ({prompt: 'O ' + context.vars.q, config: {temperature: 0.5}});\n",
+    "pf.py": "def make(context):\n    return 'py {{ q }} ' + context['provider']['id'][:5]\n",
+}
+
+
+async def test_prompt_functions_are_called_with_promptfoos_arguments(
+    ws_targets: str, tmp_path: Path
+) -> None:
+    config = {
+        "prompts": ["file://pf.js", "file://pf.js:text", "file://pf.js:object", "file://pf.py:make"],
+        "providers": [echo_target(ws_targets)],
+        "tests": [{"vars": {"q": "hi\n"}}],
+    }  # fmt: skip
+    theirs, ours, _ = await both(tmp_path, config, files=PROMPT_FUNCTIONS)
+    found = agree(theirs, ours)
+    assert found[(0, 1)][2] == "/echo/b|tmpl=hi vars,provider,config"
+    assert found[(0, 3)][2] == "/echo/b|py hi ws://"
+    assert [r["prompt"]["config"] for r in ours["results"]["results"]] == [
+        r["prompt"]["config"] for r in theirs["results"]["results"]
+    ]

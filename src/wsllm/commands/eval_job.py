@@ -22,12 +22,14 @@ from wsllm.commands.stored import StoredRun
 from wsllm.errors import ConfigError, WsllmError
 from wsllm.evals import hooks
 from wsllm.evals.compare import compare
+from wsllm.evals.config.suites import default_test
 from wsllm.evals.derived import run_derived
 from wsllm.evals.functions import bounds
 from wsllm.evals.results import EvalRun, TestResult, new_run
 from wsllm.evals.rows import column_entries, result_row, sorted_results
 from wsllm.evals.runner import Job, Judges, RunOptions, plan, run_context, run_jobs
 from wsllm.evals.schema import EvalConfig
+from wsllm.evals.validate import Where
 from wsllm.graders.embeddings import Embedders
 from wsllm.graders.models import Graders, default_cache_path, default_grader, parse_grader_id
 from wsllm.process import use_uvloop
@@ -230,7 +232,10 @@ def _default_grader(config: EvalConfig, flag: str | None) -> Any:
     """--grader, else defaultTest.options.provider, else the environment's default."""
     if flag:
         return flag
-    chosen = (config.raw.get("defaultTest") or {}).get("options", {}).get("provider")
+    default = config.raw.get("defaultTest")
+    if default is not None and not isinstance(default, dict):  # file://default.yaml
+        default = default_test(default, Where(config.path.name, "defaultTest"), config.base)
+    chosen = ((default or {}).get("options") or {}).get("provider")
     if isinstance(chosen, dict) and "text" in chosen:
         chosen = chosen["text"]
     return chosen if chosen is not None else default_grader(None)
