@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from wsllm import __version__
-from wsllm.commands import bench, demo, serve, view
+from wsllm.commands import bench, demo, init, serve, view
 from wsllm.commands import eval as eval_command
 from wsllm.errors import WsllmError
 
@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"wsllm {__version__}")
     commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
-    for command in (serve, eval_command, bench, view, demo):
+    for command in (serve, eval_command, bench, view, demo, init):
         command.add_parser(commands)
     return parser
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from tests.cli_process import clean_env, run_wsllm
+from tests.conftest import ServerFactory
 from tests.evals.helpers import target_config, write_config
 from wsllm.store import ResultStore
 
@@ -177,3 +178,19 @@ async def test_a_config_or_csv_that_is_not_utf8_is_a_config_error_naming_the_fil
     assert code == 1
     assert "tests.csv is not UTF-8 text (byte 12 cannot be decoded)" in err
     assert "Traceback" not in out + err
+
+
+async def test_init_writes_a_starter_config_that_passes_against_wsllm_serve(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    base = await start_server(sim_ttft_ms="2", sim_itl_ms="0", sim_tokens="20")
+    url = base.replace("http://", "ws://") + "/ws-stream"
+    code, out, _ = await run_wsllm("init", "--url", url, cwd=tmp_path, env=clean_env())
+    assert code == 0
+    assert "Wrote promptfooconfig.yaml" in out
+    code, _, err = await run_wsllm("init", cwd=tmp_path, env=clean_env())
+    assert code == 1
+    assert "already exists (--force replaces it)" in err
+    code, out, err = await run_wsllm("eval", "--no-write", cwd=tmp_path, env=clean_env())
+    assert code == 0, out + err
+    assert "Results: ✓ 2 passed, 0 failed, 0 errors" in out
