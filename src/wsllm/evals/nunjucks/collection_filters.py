@@ -16,7 +16,7 @@ from wsllm.evals.nunjucks import utf16
 from wsllm.evals.nunjucks.limits import check_items, checked_text
 from wsllm.evals.nunjucks.members import member, ordered_items, own_items
 from wsllm.evals.nunjucks.operators import add, less, remainder, strict_equal
-from wsllm.evals.nunjucks.predicates import run_test
+from wsllm.evals.nunjucks.predicates import find_test
 from wsllm.evals.nunjucks.text_filters import normalize, same_safeness
 from wsllm.evals.nunjucks.values import (
     UNDEFINED,
@@ -162,12 +162,10 @@ def reverse(value: Any) -> Any:
     return JsArray(reversed(_mapped(value)))
 
 
-def _select(value: Any, test: Any, argument: Any, wanted: bool) -> JsArray:
-    name = "truthy" if test is UNDEFINED else to_str(test)
-    if value is None or value is UNDEFINED:
-        raise _cannot_read(value, "length")
+def _select(value: Any, name: Any, argument: Any, wanted: bool) -> JsArray:
+    test = find_test("truthy" if name is UNDEFINED else to_str(name))
     return JsArray(
-        item for item in items_of(value, "select") if run_test(name, item, argument) is wanted
+        item for item in items_of(value, "select") if (test(item, argument) is True) is wanted
     )
 
 
@@ -249,20 +247,33 @@ def sort(value: Any, descending: Any, case_sensitive: Any, attribute: Any) -> Js
 
 
 def slice_into(value: Any, count: Any, fill: Any) -> JsArray:
+    """`count` slices of an array (or a string), the first ones one longer if need be; `fill`
+    goes at the end of the shorter ones."""
     if value is None or value is UNDEFINED:
         raise _cannot_read(value, "length")
-    items = value if isinstance(value, list | tuple | str) else []
-    size = len(utf16.units(items)) if isinstance(items, str) else len(items)
     slices = to_integer(count)
     check_items(slices, "slice")
-    per, extra = (size // slices, size % slices) if slices > 0 else (0, 0)
+    if slices <= 0:
+        return JsArray()
+    if type(value) is str:
+        if truthy(fill):
+            raise ConfigError("the slice filter cannot fill the slices of a string")
+        items: Any = utf16.units(value)
+    elif isinstance(value, list | tuple):
+        items = value
+    else:
+        raise ConfigError(f"the slice filter needs an array, got {js_type(value)}")
+    per, extra = divmod(len(items), slices)
     result, offset = JsArray(), 0
     for index in range(slices):
         start = offset + index * per
         offset += 1 if index < extra else 0
         part = items[start : offset + (index + 1) * per]
-        part = JsArray(part) if not isinstance(part, str) else part
-        if truthy(fill) and index >= extra and isinstance(part, list):
+        if isinstance(part, str):
+            result.append(utf16.joined(part))
+            continue
+        part = JsArray(part)
+        if truthy(fill) and index >= extra:
             part.append(fill)
         result.append(part)
     return result

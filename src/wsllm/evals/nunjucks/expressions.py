@@ -188,13 +188,11 @@ def _is(node: n.Is, bodies: Bodies) -> Expression:
     arguments: list[n.Node] = []
     keywords = False
     if isinstance(test, n.Call):
-        name = test.callee.name if isinstance(test.callee, n.Symbol) else "undefined"
+        name = _test_name(test.callee)
         keywords = bool(test.kwargs) and not test.args
         arguments = test.args + [n.DictLiteral(test.line, test.kwargs)] * bool(test.kwargs)
-    elif isinstance(test, n.Symbol):
-        name = test.name
     else:
-        name = to_str(test.value) if isinstance(test, n.Literal) else "undefined"
+        name = _test_name(test)
     if len(arguments) > 1:
         raise syntax_error(node, "a test takes one argument")
     left = compile_expression(node.left, bodies)
@@ -205,6 +203,12 @@ def _is(node: n.Is, bodies: Bodies) -> Expression:
         return run_test(name, left(rt), KwArgs(value) if keywords else value)
 
     return run
+
+
+def _test_name(node: n.Node) -> str:
+    if isinstance(node, n.Symbol):
+        return node.name
+    return to_str(node.value) if isinstance(node, n.Literal) else "undefined"
 
 
 def _capture(node: n.Capture, bodies: Bodies) -> Expression:

@@ -19,10 +19,10 @@ from wsllm.evals.nunjucks.methods import (
     ARRAY_METHODS,
     BOOLEAN_METHODS,
     NUMBER_METHODS,
+    OBJECT_METHODS,
     REGEX_METHODS,
     REGEX_PROPERTIES,
     STRING_METHODS,
-    has_own_property,
 )
 from wsllm.evals.nunjucks.numbers import number_text
 from wsllm.evals.nunjucks.values import UNDEFINED, SafeStr, to_str
@@ -55,12 +55,29 @@ def member(value: Any, key: Any) -> Any:
         return UNDEFINED
     name = property_key(key)
     if isinstance(value, Mapping):
-        return _mapping_member(value, name, key)
-    if isinstance(value, list | tuple):
-        return _array_member(value, name)
-    if type(value) is str:
-        return _string_member(value, name)
-    return _other_member(value, name)
+        found = _mapping_member(value, name, key)
+    elif isinstance(value, list | tuple):
+        found = _array_member(value, name)
+    elif type(value) is str:
+        found = _string_member(value, name)
+    else:
+        found = _other_member(value, name)
+    if found is UNDEFINED and name == "hasOwnProperty":
+        return Method(has_own_property, value)
+    return found
+
+
+def has_own_property(value: Any, key: Any) -> bool:
+    """Object.prototype.hasOwnProperty: a dict's keys, an array's or a string's indexes and
+    `length`."""
+    name = property_key(key)
+    if isinstance(value, Mapping):
+        return name in value
+    if isinstance(value, list | tuple | str):
+        index = array_index(name)
+        size = utf16.length(value) if isinstance(value, str) else len(value)
+        return name == "length" or (index is not None and index < size)
+    return False
 
 
 def _mapping_member(mapping: Mapping[Any, Any], name: str, key: Any) -> Any:
@@ -74,9 +91,8 @@ def _mapping_member(mapping: Mapping[Any, Any], name: str, key: Any) -> Any:
         return found
     if isinstance(mapping, Cycler):
         return mapping.member(name)
-    if name == "hasOwnProperty":
-        return Method(has_own_property, mapping)
-    return UNDEFINED
+    method = OBJECT_METHODS.get(name)
+    return UNDEFINED if method is None else Method(method, mapping)
 
 
 def _array_member(items: list[Any] | tuple[Any, ...], name: str) -> Any:

@@ -26,7 +26,6 @@ from wsllm.evals.nunjucks.values import (
     to_float,
     to_integer,
     to_str,
-    truthy,
 )
 
 Function = Callable[..., Any]
@@ -238,7 +237,7 @@ def replace_text(text: str, pattern: Any, replacement: Any, every: bool) -> str:
 
 
 def _match(text: str, pattern: Any) -> Any:
-    regex = pattern if isinstance(pattern, JsRegExp) else JsRegExp(to_str(pattern), "")
+    regex = _regex(pattern)
     if regex.is_global:
         found = [m.group(0) for m in regex.pattern.finditer(text)]
         return JsArray(found) if found else None
@@ -249,9 +248,15 @@ def _match(text: str, pattern: Any) -> Any:
 
 
 def _search(text: str, pattern: Any) -> int:
-    regex = pattern if isinstance(pattern, JsRegExp) else JsRegExp(to_str(pattern), "")
-    found = regex.pattern.search(text)
+    found = _regex(pattern).pattern.search(text)
     return -1 if found is None else utf16.length(text[: found.start()])
+
+
+def _regex(pattern: Any) -> JsRegExp:
+    """What match and search make of their argument: a string becomes a pattern."""
+    if isinstance(pattern, JsRegExp):
+        return pattern
+    return JsRegExp("(?:)" if pattern is UNDEFINED else to_str(pattern), "")
 
 
 def _normalize(text: str, form: Any) -> str:
@@ -263,26 +268,20 @@ def _normalize(text: str, form: Any) -> str:
     return unicodedata.normalize(name, text)  # type: ignore[arg-type]
 
 
-def _locale_compare(text: str, other: Any) -> int:
-    that = to_str(other)
-    return (text > that) - (text < that)
-
-
 def _itself(value: Any) -> Any:
     return value
 
 
 STRING_METHODS: dict[str, Function] = {
-    "toUpperCase": _upper, "toLowerCase": _lower, "toLocaleUpperCase": _upper,
-    "toLocaleLowerCase": _lower, "trim": _trim, "trimStart": _trim_start,
+    "toUpperCase": _upper, "toLowerCase": _lower, "trim": _trim, "trimStart": _trim_start,
     "trimLeft": _trim_start, "trimEnd": _trim_end, "trimRight": _trim_end, "split": _split,
     "replace": _replace, "replaceAll": _replace_all, "includes": _includes,
     "startsWith": _starts_with, "endsWith": _ends_with, "indexOf": _index_of,
     "lastIndexOf": _last_index_of, "slice": _slice, "substring": _substring,
     "substr": _substr, "charAt": _char_at, "charCodeAt": _char_code_at, "at": _at,
     "repeat": _repeat, "padStart": _pad_start, "padEnd": _pad_end, "concat": _concat_text,
-    "match": _match, "search": _search, "normalize": _normalize,
-    "localeCompare": _locale_compare, "toString": _itself, "valueOf": _itself,
+    "match": _match, "search": _search, "normalize": _normalize, "toString": _itself,
+    "valueOf": _itself,
 }  # fmt: skip
 
 
@@ -309,10 +308,11 @@ def _array_last_index_of(items: list[Any], search: Any) -> int:
     return -1
 
 
-def _array_includes(items: list[Any], search: Any) -> bool:
+def _array_includes(items: list[Any], search: Any, start: Any) -> bool:
+    first = _position(start, len(items), 0)
     if search != search:  # SameValueZero: NaN finds NaN
-        return any(item != item for item in items if isinstance(item, float))
-    return _array_index_of(items, search, UNDEFINED) >= 0
+        return any(item != item for item in items[first:] if isinstance(item, float))
+    return _array_index_of(items, search, start) >= 0
 
 
 def _array_slice(items: list[Any], start: Any, end: Any) -> JsArray:
@@ -378,7 +378,7 @@ ARRAY_METHODS: dict[str, Function] = {
     "join": _join, "indexOf": _array_index_of, "lastIndexOf": _array_last_index_of,
     "includes": _array_includes, "slice": _array_slice, "concat": _array_concat,
     "at": _array_at, "push": _push, "pop": _pop, "shift": _shift, "unshift": _unshift,
-    "toString": _array_text,
+    "toString": _array_text, "valueOf": _itself,
 }  # fmt: skip
 
 
@@ -462,5 +462,8 @@ REGEX_PROPERTIES: dict[str, Callable[[JsRegExp], Any]] = {
 }  # fmt: skip
 
 
-def has_own_property(mapping: Any, key: Any) -> bool:
-    return truthy(mapping) and to_str(key) in mapping
+def _object_text(mapping: Any) -> str:
+    return "[object Object]"
+
+
+OBJECT_METHODS: dict[str, Function] = {"toString": _object_text, "valueOf": _itself}

@@ -114,11 +114,13 @@ def truncate(value: Any, length: Any, killwords: Any, end: Any) -> Any:
     if less_or_equal(member(value, "length"), length):
         return value
     units = utf16.units(text_of(value, "truncate"))
-    limit = min(max(to_integer(length), 0), len(units))
+    limit = min(max(to_integer(length), 0), len(units))  # substring(0, length)
     if truthy(killwords):
         cut = units[:limit]
     else:
-        space = units.rfind(" ", 0, limit + 1)
+        # lastIndexOf(" ", length): a space at `length` counts, NaN searches the whole text.
+        last = len(units) if to_float(length) != to_float(length) else limit
+        space = units.rfind(" ", 0, last + 1)
         cut = units[: limit if space == -1 else space]
     tail = "..." if end is None or end is UNDEFINED else to_str(end)
     return same_safeness(original, utf16.joined(cut) + tail)
@@ -238,7 +240,7 @@ def _entries(value: Any) -> list[tuple[str, Any]]:
 def _pair(item: Any) -> tuple[Any, Any]:
     if isinstance(item, tuple) and len(item) == 2:
         return item[0], item[1]
-    if item is None or item is UNDEFINED or js_type(item) in ("number", "boolean"):
+    if item is None or item is UNDEFINED:
         raise ConfigError(f"urlencode: {to_str(item)} is not a [key, value] pair")
     return member(item, 0), member(item, 1)
 
