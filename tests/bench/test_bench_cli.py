@@ -20,7 +20,7 @@ async def test_bench_an_endpoint_with_json_and_html(
         "-o", str(tmp_path / "b.json"), "-o", str(tmp_path / "b.html"), cwd=tmp_path, env=clean_env(),
     )  # fmt: skip
     assert code == 0, err
-    assert "time to first delta (ms)" in out
+    assert "TTFT, time to first delta (ms)" in out
     assert "completed 40 · errors 0" in out
     document = json.loads((tmp_path / "b.json").read_text())
     [result] = document["results"][ws_url(base, "/ws-stream")]
@@ -42,7 +42,7 @@ async def test_vs_runs_the_same_load_on_both_and_prints_ratios(
     )  # fmt: skip
     assert code == 0, err
     assert "ratio = second / first" in out
-    assert "ttft_ms.p50" in out
+    assert "TTFT p50 (ms)" in out
     results = json.loads((tmp_path / "b.json").read_text())["results"]
     assert [len(rounds) for rounds in results.values()] == [2, 2]
     fast_ttft = results[ws_url(fast, "/ws-stream")][0]["ttft_ms"]["p50"]

@@ -1,5 +1,5 @@
-"""`wsllm bench` at work: build the workload, run it round by round with a progress bar, print
-the figures and write the reports."""
+"""`wsllm bench` at work: build the workload, check that the endpoints answer, run it round by
+round with a progress bar, print the figures and what limited them, and write the reports."""
 
 from __future__ import annotations
 
@@ -12,12 +12,16 @@ from dataclasses import replace
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from wsllm.bench import output, workload
 from wsllm.bench.engine import LoadRun, RequestRecord, Workload, run_load
-from wsllm.bench.figures import error_examples, figures
-from wsllm.errors import ConfigError
+from wsllm.bench.figures import error_examples, figures, rate_shortfall
+from wsllm.client.transport import connect
+from wsllm.errors import ConfigError, HandshakeError, TargetError
 from wsllm.process import use_uvloop
+
+PROBE_S = 5.0
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -27,6 +31,11 @@ def run_bench(args: argparse.Namespace) -> int:
         if not path.endswith((".json", ".html")):
             raise ConfigError(f"output {path}: use .json or .html")
     urls = [base.url, *([args.vs] if args.vs else [])]
+    if args.vs:
+        if not args.vs.startswith(("ws://", "wss://")):
+            raise ConfigError(f"--vs {args.vs}: not a ws:// or wss:// URL")
+        for url in urls:  # a comparison with a dead side is no comparison: say so before the load
+            _probe(replace(base, url=url), "--vs " if url == args.vs and url != base.url else "")
     rounds = args.rounds or (3 if args.vs else 1)
     runs: dict[str, list[LoadRun]] = {url: [] for url in urls}
     console = Console(width=None if sys.stdout.isatty() else 140, highlight=False)
@@ -36,11 +45,51 @@ def run_bench(args: argparse.Namespace) -> int:
             runs[url].append(run)
     results = {url: [figures(r) for r in rs] for url, rs in runs.items()}
     output.print_summary(console, results, {u: error_examples(rs[-1]) for u, rs in runs.items()})
+    _warn_about_limits(console, runs, base)
     for path in args.output:
         output.write(path, results, runs, vars(args))
         console.print(f"Wrote {path}", style="dim")
-    completed = sum(f["completed"] for fs in results.values() for f in fs)
-    return 0 if completed else 1
+    return 0 if all(any(f["completed"] for f in fs) for fs in results.values()) else 1
+
+
+def _warn_about_limits(console: Console, runs: dict[str, list[LoadRun]], load: Workload) -> None:
+    """Say when the numbers do not mean what was asked: a --rate the connections could not carry."""
+    if not load.rate:
+        return
+    for url, rounds in runs.items():
+        shortfall = rate_shortfall(rounds[-1], load.rate, load.concurrency)
+        if shortfall is not None:
+            prefix = f"{url}: " if len(runs) > 1 else ""
+            warning = output.shortfall_warning(shortfall, load.concurrency)
+            console.print(Text(f"Warning: {prefix}{warning}", style="yellow"))
+
+
+def _probe(load: Workload, flag: str) -> None:
+    """Open and close one connection to the endpoint; a ConfigError saying why when it cannot."""
+
+    async def attempt() -> None:
+        ws = await asyncio.wait_for(
+            connect(load.url, lambda data, size, now: None, load.headers, load.subprotocols),
+            min(PROBE_S, load.timeout_s),
+        )
+        ws.close()
+
+    try:
+        asyncio.run(attempt())
+    except (TimeoutError, OSError, HandshakeError, TargetError) as exc:
+        reason = _reason(exc, min(PROBE_S, load.timeout_s))
+        raise ConfigError(
+            f"{flag}{load.url}: cannot reach it ({reason}); nothing was measured. Is the server "
+            "running? (`wsllm serve` starts one)"
+        ) from exc
+
+
+def _reason(exc: BaseException, waited: float) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {waited:g} s"
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    return str(exc)
 
 
 def _workload(args: argparse.Namespace) -> Workload:
