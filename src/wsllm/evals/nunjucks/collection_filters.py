@@ -46,6 +46,8 @@ def items_of(value: Any, name: str) -> list[Any]:
         return list(value)
     if type(value) is str:
         return list(utf16.units(value))
+    if isinstance(value, SafeStr):
+        return [UNDEFINED] * utf16.length(value)  # a SafeString has a length but no indexes
     return []
 
 
@@ -128,6 +130,8 @@ def _mapped(value: Any) -> list[Any]:
         return list(value)
     if type(value) is str:
         return list(utf16.units(value))
+    if isinstance(value, SafeStr):
+        return [UNDEFINED] * utf16.length(value)
     return []
 
 
