@@ -23,11 +23,13 @@ def add_parser(commands: Subcommands) -> None:
     p.add_argument("url", nargs="?", help="ws:// or wss:// endpoint (seed protocol)")
     p.add_argument("-c", "--config", type=path, help="take the target from this eval config")
     p.add_argument("--target", type=int, default=0, help="which target of the config (0)")
-    p.add_argument("--vs", help="a second endpoint: the same load on both, alternating")
+    p.add_argument("--vs", help="a second endpoint: the same load on both, alternating rounds; "
+                   "both must answer before any load starts")  # fmt: skip
     p.add_argument("--concurrency", type=int, default=10, help="requests in flight (10)")
     p.add_argument("--requests", type=int, help="requests to measure (default 100)")
     p.add_argument("--duration", type=float, help="seconds to run instead of a count")
-    p.add_argument("--rate", type=float, help="Poisson arrivals per second (else closed loop)")
+    p.add_argument("--rate", type=float, help="Poisson arrivals per second (else closed loop); "
+                   "--concurrency caps how many are in flight, and so the rate")  # fmt: skip
     p.add_argument("--new-connection", action="store_true", help="a new socket per request")
     p.add_argument("--warmup", type=int, default=0, help="unmeasured requests first")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per request (30)")
