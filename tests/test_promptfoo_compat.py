@@ -616,3 +616,28 @@ async def test_prompt_functions_are_called_with_promptfoos_arguments(
     assert [r["prompt"]["config"] for r in ours["results"]["results"]] == [
         r["prompt"]["config"] for r in theirs["results"]["results"]
     ]
+
+
+async def test_nunjucks_templates_and_custom_filters_render_as_promptfoo_renders_them(
+    ws_targets: str, tmp_path: Path
+) -> None:
+    files = {"upper.js": "module.exports = (s) => String(s).toUpperCase() + '!';\n"}
+    prompts = [
+        "{% for k, v in obj %}[{{ k }}={{ v }}]{% endfor %}",
+        "a={{ missing.attr }} e={% if [] %}yes{% endif %} d={{ missing | dump }} o={{ obj }}",
+        "{{ long | truncate(8) }}|{{ long | truncate(11) }}|{{ 2.5 | round }}|{{ 'x' + 1 }}",
+        "text {{ q | shout }} {{ b }}",
+        '[{"role":"user","content":"{{ q | shout }}"}]',
+        "{{ nums }} {{ nums | dump }} {{ flag }} {{ none_val }}",
+    ]
+    config = {
+        "prompts": prompts, "providers": [echo_target(ws_targets)],
+        "nunjucksFilters": {"shout": "./upper.js"},
+        "tests": [{"vars": {"obj": {"b": 1, "2": 2, "a": 3}, "long": "hello world foo",
+                            "q": "hi", "b": "B={{ q }}", "nums": [1, 2], "flag": True,
+                            "none_val": None}}],
+    }  # fmt: skip
+    theirs, ours, _ = await both(tmp_path, config, files=files)
+    found = agree(theirs, ours)
+    assert found[(0, 0)][2] == "/echo/b|[2=2][b=1][a=3]"
+    assert found[(0, 3)][2] == "/echo/b|text HI! B=hi"

@@ -53,11 +53,13 @@ class Renderer:
     base: Path
     env: Mapping[str, str]
     var_loaders: Mapping[str, ScriptFunction] = field(default_factory=dict)
+    filters: Mapping[str, ScriptFunction] = field(default_factory=dict)
     _files: dict[str, str] = field(default_factory=dict)
 
-    def scope(self, variables: Mapping[str, Any]) -> dict[str, Any]:
-        """Template variables: `env`, then the vars (a var named `env` wins, as in Nunjucks)."""
-        return {"env": self.env, **variables}
+    def text(self, template: str, variables: Mapping[str, Any], filters: bool = True) -> str:
+        """`template` rendered with the vars, `env`, and (unless told not) the config's filters."""
+        chosen = self.filters if filters and self.filters else None
+        return render(template, variables, filters=chosen, env=self.env)
 
     def render(self, prompt: Prompt, test: TestCase, target: Target) -> Rendered:
         """The prompt for `test` on `target`; WsllmError (the test's error) when it fails."""
@@ -74,19 +76,27 @@ class Renderer:
         return Rendered(self._render_template(template, variables), variables, config)
 
     def _render_template(self, template: str, variables: dict[str, Any]) -> str:
-        scope = self.scope(variables)
         try:
             parsed = parse_json(template)
         except ValueError:
             parsed = _NOT_JSON
         if parsed is not _NOT_JSON:
-            try:
-                return stringify(_render_strings(parsed, scope), 2)
+            try:  # as promptfoo: a chat prompt's strings see no custom filters
+                return stringify(self._render_strings(parsed, variables), 2)
             except WsllmError:
                 pass  # as promptfoo: a chat prompt that fails to render is rendered as text
-        rendered = {k: render(wrap_partial(v), scope) if isinstance(v, str) else v
+        rendered = {k: self.text(wrap_partial(v), variables) if isinstance(v, str) else v
                     for k, v in variables.items()}  # fmt: skip
-        return render(wrap_partial(template), self.scope(rendered))
+        return self.text(wrap_partial(template), rendered)
+
+    def _render_strings(self, value: Any, variables: dict[str, Any]) -> Any:
+        if isinstance(value, str):
+            return self.text(value, variables, filters=False)
+        if isinstance(value, list):
+            return [self._render_strings(v, variables) for v in value]
+        if isinstance(value, dict):
+            return {k: self._render_strings(v, variables) for k, v in value.items()}
+        return value
 
     def _load_files(self, variables: dict[str, Any], template: str, target: Target) -> None:
         for name, value in list(variables.items()):
@@ -105,16 +115,6 @@ class Renderer:
 
 
 _NOT_JSON = object()
-
-
-def _render_strings(value: Any, scope: dict[str, Any]) -> Any:
-    if isinstance(value, str):
-        return render(value, scope)
-    if isinstance(value, list):
-        return [_render_strings(v, scope) for v in value]
-    if isinstance(value, dict):
-        return {k: _render_strings(v, scope) for k, v in value.items()}
-    return value
 
 
 def _read_var_file(path: Path) -> str:

@@ -18,7 +18,7 @@ from wsllm.evals.job import Job, Judges, RunContext, run_job
 from wsllm.evals.refs import prompt_allowed, target_allowed
 from wsllm.evals.rendering import Renderer
 from wsllm.evals.results import TestResult
-from wsllm.evals.schema import EvalConfig, TestCase
+from wsllm.evals.schema import EvalConfig, ScriptFunction, TestCase
 
 __all__ = ["Job", "Judges", "RunContext", "RunOptions", "plan", "run_context", "run_jobs"]
 
@@ -39,9 +39,15 @@ class RunOptions:
 def run_context(config: EvalConfig, options: RunOptions, judges: Judges | None = None
                 ) -> RunContext:  # fmt: skip
     """What the jobs of a run of `config` share."""
-    renderer = Renderer(config.base, {**os.environ, **config.env}, config.var_loaders)
+    filters = {name: _filter(function) for name, function in config.filters.items()}
+    renderer = Renderer(config.base, {**os.environ, **config.env}, config.var_loaders, filters)
     return RunContext(renderer, judges or Judges(), tuple(config.extensions),
                       options.timeout_ms, options.frame_limit)  # fmt: skip
+
+
+def _filter(function: ScriptFunction) -> ScriptFunction:
+    """A config's filter as templates call it: keyword arguments go along as positional ones."""
+    return lambda value, *args, **kwargs: function(value, *args, *kwargs.values())
 
 
 def plan(config: EvalConfig, options: RunOptions) -> list[Job]:

@@ -25,7 +25,7 @@ async def call_target(
     env: Mapping[str, str] | None = None,
 ) -> TargetResponse:
     """Send the rendered request frame, fold the frames, and return the response and figures."""
-    scope = {"env": env or {}, **variables, "prompt": prompt}
+    scope = {**variables, "prompt": prompt}
     context = {"vars": variables, "prompt": {"raw": prompt, "label": prompt}}
     recorder = StreamRecorder(time.perf_counter(), frame_limit)
     response = TargetResponse()
@@ -33,8 +33,8 @@ async def call_target(
     cut = True
     try:
         request = call.Request(
-            url=render(target.url, scope),
-            message=render(target.message_template, scope),
+            url=render(target.url, scope, env=env),
+            message=render(target.message_template, scope, env=env),
             headers=target.headers,
             protocols=target.protocols,
             timeout_s=timeout_ms / 1000,

@@ -44,7 +44,7 @@ def _render_string(text: str, env: Mapping[str, str]) -> str:
         if "|" not in block and (name is None or name not in env):
             return block
         try:
-            return render(block, {"env": dict(env)})
+            return render(block, {}, env=dict(env))
         except WsllmError:
             return block
 

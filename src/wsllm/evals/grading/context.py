@@ -52,11 +52,11 @@ class GradingContext:
 
     def render(self, value: Any) -> Any:
         """An assertion's value with the vars (and `env`) filled into its strings."""
-        scope = {"env": self.env or {}, **self.variables}
+        scope, env = self.variables, self.env
         if isinstance(value, str):
-            return render(value, scope)
+            return render(value, scope, env=env)
         if isinstance(value, list):
-            return [render(v, scope) if isinstance(v, str) else v for v in value]
+            return [render(v, scope, env=env) if isinstance(v, str) else v for v in value]
         return value
 
     def script_context(self) -> dict[str, Any]:
