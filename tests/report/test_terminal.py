@@ -72,3 +72,16 @@ async def test_a_run_stopped_early_says_how_far_it_got(ws_targets: str, tmp_path
     )
     assert ran, text
     assert f"Stopped early: {ran.group(1)} of 40 finished" in text
+
+
+async def test_every_failing_reason_is_in_the_cell(ws_targets: str, tmp_path: Path) -> None:
+    text = suite(f"{ws_targets}/seed", 1, "two wrongs",
+                 assertion="    assert: [{type: contains, value: banana}, {type: regex, value: '^[0-9]+$'}]\n")  # fmt: skip
+    config = write_config(tmp_path, text)
+    code, out, err = await run_wsllm(
+        "eval", "-c", str(config), "--no-write", cwd=tmp_path, env=clean_env()
+    )
+    assert code == 100, out + err
+    flat = " ".join(out.replace("│", " ").split())
+    assert 'contains: banana: Expected output to contain "banana"' in flat
+    assert "regex: ^[0-9]+$: Expected output to match regex" in flat

@@ -16,9 +16,9 @@ from jinja2 import Environment
 
 from wsllm import __version__
 from wsllm.client import frames
-from wsllm.evals.results import EvalRun, GradingResult, TestResult
+from wsllm.evals.results import EvalRun, TestResult
 from wsllm.report.summary import RunSummary, summarise_run
-from wsllm.report.table import LEGEND, stall_note, stream_figures
+from wsllm.report.table import LEGEND, failing_reasons, stall_note, stream_figures
 
 STRIP_WIDTH = 280
 STRIP_LEFT = 4
@@ -67,24 +67,6 @@ def strip(result: TestResult) -> Strip:
     if last is not None and stall_end is not None:
         drawn.stall = (x(last), x(stall_end))
     return drawn
-
-
-def failing_reasons(grading: GradingResult | None) -> list[tuple[str, str]]:
-    """Every failing assertion as (assertion, reason), not only the first; [] when all passed."""
-    if grading is None or grading.passed:
-        return []
-    failed = [c for c in grading.components if not c.passed]
-    if not failed:
-        return [("", grading.reason)]
-    return [(_assertion_name(c.assertion), c.reason) for c in failed]
-
-
-def _assertion_name(assertion: dict[str, Any] | None) -> str:
-    if not assertion:
-        return ""
-    value = assertion.get("value")
-    shown = "" if value is None else f": {value if isinstance(value, str) else json.dumps(value)}"
-    return f"{assertion.get('type', '')}{shown}"[:160]
 
 
 def _output_text(result: TestResult) -> str:

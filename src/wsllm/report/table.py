@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from wsllm.evals.results import EvalRun, TestResult
+from wsllm.evals.results import EvalRun, GradingResult, TestResult
 from wsllm.report.summary import RunSummary, summarise_run
 
 _STYLE = {"pass": "green", "fail": "red", "error": "bold red"}
@@ -27,8 +28,11 @@ def cell(result: TestResult, width: int = 250) -> Text:
     if result.status == "error":
         text.append(_clip(result.response.error or "", width))
     else:
-        if result.status == "fail" and result.grading is not None:
-            text.append(_clip(result.grading.reason, width // 2) + "\n---\n", style="red")
+        reasons = [
+            f"{name}: {why}" if name else why for name, why in failing_reasons(result.grading)
+        ]
+        if reasons:
+            text.append(_clip("\n".join(reasons), width) + "\n---\n", style="red")
         output = result.response.output
         shown = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
         text.append(_clip(shown, width))
@@ -70,6 +74,24 @@ def _ms(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:.1f}ms" if value < 10 else f"{value:.0f}ms"
+
+
+def failing_reasons(grading: GradingResult | None) -> list[tuple[str, str]]:
+    """Every failing assertion as (assertion, reason), not only the first; [] when all passed."""
+    if grading is None or grading.passed:
+        return []
+    failed = [c for c in grading.components if not c.passed]
+    if not failed:
+        return [("", grading.reason)]
+    return [(_assertion_name(c.assertion), c.reason) for c in failed]
+
+
+def _assertion_name(assertion: dict[str, Any] | None) -> str:
+    if not assertion:
+        return ""
+    value = assertion.get("value")
+    shown = "" if value is None else f": {value if isinstance(value, str) else json.dumps(value)}"
+    return f"{assertion.get('type', '')}{shown}"[:160]
 
 
 def _clip(text: str, width: int) -> str:
