@@ -77,19 +77,22 @@ def _probe(load: Workload, flag: str) -> None:
     try:
         asyncio.run(attempt())
     except (TimeoutError, OSError, HandshakeError, TargetError) as exc:
-        reason = _reason(exc, min(PROBE_S, load.timeout_s))
+        reason, hint = _reason(exc, min(PROBE_S, load.timeout_s))
         raise ConfigError(
-            f"{flag}{load.url}: cannot reach it ({reason}); nothing was measured. Is the server "
-            "running? (`wsllm serve` starts one)"
+            f"{flag}{load.url}: cannot reach it ({reason}); nothing was measured. {hint}"
         ) from exc
 
 
-def _reason(exc: BaseException, waited: float) -> str:
+def _reason(exc: BaseException, waited: float) -> tuple[str, str]:
+    """Why the endpoint did not answer, and what to check."""
+    if isinstance(exc, HandshakeError):
+        return str(exc), "A server answers there, but not with a WebSocket: check the path."
+    running = "Is the server running? (`wsllm serve` starts one)"
     if isinstance(exc, TimeoutError):
-        return f"no answer within {waited:g} s"
+        return f"no answer within {waited:g} s", running
     if isinstance(exc, OSError):
-        return exc.strerror or type(exc).__name__
-    return str(exc)
+        return exc.strerror or type(exc).__name__, running
+    return str(exc), running
 
 
 def _workload(args: argparse.Namespace) -> Workload:
