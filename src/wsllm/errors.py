@@ -11,6 +11,8 @@ WsllmError
  |    +-- HandshakeError  the target answered the WebSocket upgrade with another status
  |    +-- ConnectionClosed the target closed the connection
  +-- ScriptError          a config's JavaScript or Python function failed or timed out
+ |    +-- HookError       an extension hook threw or returned what it may not: the run stops
+ +-- GradingFault         an assertion could not be run at all: that test is an error
  +-- GraderError          a grading model could not be asked, or kept failing
  |    +-- GraderAnswerError  the grader answered, but not in the form asked for
  +-- EmbeddingError       embeddings could not be computed
@@ -88,6 +90,15 @@ class ConnectionClosed(TargetError):
 
 class ScriptError(WsllmError):
     """A JavaScript or Python function from a config threw, timed out, or returned garbage."""
+
+
+class HookError(ScriptError):
+    """An extension hook threw, or returned something it may not; the run stops."""
+
+
+class GradingFault(WsllmError):
+    """An assertion could not be run at all (a bad value, a value function that threw): that
+    test is an error, as in promptfoo."""
 
 
 class GraderError(WsllmError):

@@ -19,7 +19,7 @@ from rich.console import Console
 from wsllm.commands.eval_inputs import load
 from wsllm.commands.eval_progress import progress_bar
 from wsllm.commands.stored import StoredRun
-from wsllm.errors import ConfigError, WsllmError
+from wsllm.errors import ConfigError, HookError, WsllmError
 from wsllm.evals import hooks
 from wsllm.evals.compare import compare
 from wsllm.evals.config.suites import default_test
@@ -192,7 +192,7 @@ async def _run(jobs: list[Job], context: Any, options: RunOptions, on_result: An
     """The jobs, then the comparisons across outputs, then the afterAll hook."""
     try:
         run.results, stopped = await run_jobs(jobs, context, options, on_result, stop)
-    except hooks.HookError as exc:
+    except HookError as exc:
         return Outcome(failure=str(exc))
     refused = watcher.url if stopped and not watcher.answered and watcher.refused else None
     if refused is not None:

@@ -9,15 +9,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from wsllm.errors import ScriptError, WsllmError
+from wsllm.errors import HookError, WsllmError
 from wsllm.evals.schema import EvalConfig, Extension, TestCase
 
 # What a beforeEach hook may change in a test (assertions and options are compiled at load).
 MUTABLE_TEST_KEYS = ("vars", "description", "metadata", "threshold")
-
-
-class HookError(ScriptError):
-    """An extension hook threw or returned something it may not."""
 
 
 def call_hook(extensions: list[Extension], hook: str, context: dict[str, Any]) -> Any:

@@ -8,9 +8,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from wsllm.errors import WsllmError
+from wsllm.errors import GradingFault, WsllmError
 from wsllm.evals import hooks
-from wsllm.evals.grading.aggregate import GradingFault, grade_test
+from wsllm.evals.grading.aggregate import grade_test
 from wsllm.evals.grading.context import GradingContext
 from wsllm.evals.rendering import Renderer
 from wsllm.evals.results import TargetResponse, TestResult

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wsllm.errors import EmbeddingError, GraderError, WsllmError
+from wsllm.errors import EmbeddingError, GraderError, GradingFault, WsllmError
 from wsllm.evals.grading.context import GradingContext
 from wsllm.evals.grading.registry import ASSERTIONS
 from wsllm.evals.results import GradingResult
@@ -18,10 +18,6 @@ from wsllm.evals.schema import Assertion, TestCase
 
 # Judged after the run, across a test's outputs (see compare.py): no weight, no component.
 COMPARED = ("select-best", "max-score")
-
-
-class GradingFault(WsllmError):
-    """An assertion could not be run at all: the test is an error, as in promptfoo."""
 
 
 async def grade_test(test: TestCase, context: GradingContext) -> GradingResult:

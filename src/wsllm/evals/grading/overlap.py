@@ -11,7 +11,7 @@ from collections import Counter
 from itertools import pairwise
 from typing import Any
 
-from wsllm.evals.grading.aggregate import GradingFault
+from wsllm.errors import GradingFault
 from wsllm.evals.grading.context import GradingContext
 from wsllm.evals.grading.registry import assertion
 from wsllm.evals.jsvalues import number_text

@@ -11,7 +11,7 @@ import json
 import math
 from typing import Any
 
-from wsllm.evals.grading.aggregate import GradingFault
+from wsllm.errors import GradingFault
 from wsllm.evals.grading.context import GradingContext, verdict
 from wsllm.evals.grading.refusals import is_refusal
 from wsllm.evals.grading.registry import assertion
