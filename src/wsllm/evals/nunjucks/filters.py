@@ -8,7 +8,6 @@ keyword arguments reach most filters as one trailing object, as in Nunjucks (onl
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from wsllm.errors import ConfigError
@@ -20,6 +19,8 @@ from wsllm.evals.nunjucks.numbers import js_ceil, js_floor, js_round, parse_floa
 from wsllm.evals.nunjucks.operators import divide, multiply, power
 from wsllm.evals.nunjucks.values import UNDEFINED, to_float, to_str, truthy
 
+_MISSING_ARGUMENTS = tuple((UNDEFINED,) * count for count in range(8))
+
 
 def default(value: Any, fallback: Any, falsy_too: Any) -> Any:
     """`default(fallback)` replaces only undefined; `default(fallback, true)` any falsy value."""
@@ -29,7 +30,7 @@ def default(value: Any, fallback: Any, falsy_too: Any) -> Any:
 
 
 def dump(value: Any, spaces: Any) -> Any:
-    return stringify(value, indent_text(spaces))
+    return stringify(value, "" if spaces is UNDEFINED else indent_text(spaces))
 
 
 def load(value: Any) -> Any:
@@ -59,14 +60,22 @@ def to_number(value: Any, fallback: Any) -> Any:
     return fallback if number != number else number
 
 
-@dataclass(frozen=True, slots=True)
 class BuiltinFilter:
     """A filter and, for the two Nunjucks wrote as macros, its parameters by name."""
 
-    function: Callable[..., Any]
-    names: tuple[str, ...] = ()
+    __slots__ = ("arity", "function", "names")
+
+    def __init__(self, function: Callable[..., Any], names: tuple[str, ...] = ()) -> None:
+        self.function = function
+        self.names = names
+        self.arity = function.__code__.co_argcount
 
     def apply(self, args: list[Any], kwargs: dict[str, Any] | None) -> Any:
+        if kwargs is None and not self.names:  # the usual call: no keywords
+            missing = self.arity - len(args)
+            if missing >= 0:
+                return self.function(*args, *_MISSING_ARGUMENTS[missing])
+            return self.function(*args[: self.arity])
         if self.names:
             args = list(args[: len(self.names)])
             args += [(kwargs or {}).get(name, UNDEFINED) for name in self.names[len(args) :]]
