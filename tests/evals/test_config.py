@@ -193,3 +193,45 @@ def test_env_reaches_the_configs_functions_and_leaves_the_process_alone(
     import os
 
     assert "WSLLM_TEST_TOKEN" not in os.environ  # loading a config leaves the process alone
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("prompts: [{raw: 'x {{q}}'}]\n" + TARGET,
+         "prompts[0]: a prompt object needs `raw` and `label`"),
+        ("prompts: [x]\n" + TARGET + "tests: [{vars: {q: a}, providers: [nope]}]\n",
+         "tests[0].providers: names target 'nope', which does not exist"),
+        ("prompts: [x]\n" + TARGET + "tests: [{vars: {q: a}, prompts: [nope]}]\n",
+         "tests[0].prompts: names prompt 'nope', which does not exist"),
+        ("prompts: [x]\nproviders:\n  - id: ws://h/x\n    prompts: [nope]\n    config: {messageTemplate: m}\n",
+         "target 'ws://h/x' names prompt 'nope', which does not exist"),
+        ("prompts: [x]\n" + TARGET + "derivedMetrics: [{name: d, value: 'import os'}]\n",
+         "derivedMetrics[0].value: not an arithmetic expression"),
+        ("prompts: [x]\n" + TARGET + "extensions: [hooks.js]\n",
+         "extensions[0]: an extension is file://path/to/file.js:function"),
+        ("prompts: [x]\n" + TARGET + "tests: [{vars: {q: a}, options: {transformVars: '\"nope\"'}}]\n",
+         "tests[0].options.transformVars: transformVars must return an object of vars"),
+        ("prompts: [x]\n" + TARGET + "tests: [{options: {transfrom: x}}]\n",
+         "tests[0].options.transfrom: unknown key (did you mean 'transform'?)"),
+        ("prompts: [x]\n" + TARGET + "tests: [{assert: [{type: word-count, value: many}]}]\n",
+         "tests[0].assert[0].value: word-count needs a number"),
+        ("prompts: [x]\n" + TARGET + "tests: [{assert: [{type: not-select-best, value: a}]}]\n",
+         "tests[0].assert[0].type: select-best compares outputs; it has no `not-` form"),
+        ("prompts: [x]\n" + TARGET + "tests: [{assert: [{type: contains, value: file://v.md}]}]\n",
+         "tests[0].assert[0].value: no such file"),
+        ("prompts: [x]\nproviders: file://targets.yaml\n", "providers: no such file"),
+        ("prompts: [file://p.prompt]\n" + TARGET, "prompts[0]: no such file"),
+    ],
+)  # fmt: skip
+def test_config_shapes_promptfoo_rejects_are_rejected_with_the_key_path(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    assert expected in error_of(tmp_path, text)
+
+
+def test_a_targets_file_entry_needs_an_id(tmp_path: Path) -> None:
+    (tmp_path / "targets.yaml").write_text("- label: a\n  config: {messageTemplate: m}\n")
+    assert "targets.yaml: [0]: a target in a targets file needs an `id`" in error_of(
+        tmp_path, "prompts: [x]\nproviders: file://targets.yaml\n"
+    )
