@@ -38,10 +38,8 @@
   const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
   const clip = (s, n) => (s.length > n ? s.slice(0, n - 1) + '…' : s);
   const badge = (status, label) => el('span', { class: `badge ${status}` }, (label || status).toUpperCase());
-  function when(iso) {
-    const date = new Date(iso);
-    return date.toLocaleString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' });
-  }
+  const DATES = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' });
+  const when = (iso) => DATES.format(new Date(iso));  // one formatter: making one per call is slow
   function ago(iso) {
     const s = (Date.now() - new Date(iso).getTime()) / 1000;
     if (s < 60) return 'just now';
