@@ -10,7 +10,7 @@ import signal
 from pathlib import Path
 
 from tests.cli_process import clean_env, run_wsllm
-from tests.evals.helpers import SEED_STREAM, write_config
+from tests.evals.helpers import SEED_STREAM, target_config, write_config
 from tests.viewer.conftest import eval_until, suite
 
 
@@ -85,3 +85,28 @@ async def test_every_failing_reason_is_in_the_cell(ws_targets: str, tmp_path: Pa
     flat = " ".join(out.replace("│", " ").split())
     assert 'contains: banana: Expected output to contain "banana"' in flat
     assert "regex: ^[0-9]+$: Expected output to match regex" in flat
+
+
+NEVER_DONE = """
+(accumulator, event, context) => [{output: JSON.parse(event.data).message}, false]
+"""
+
+
+async def test_silence_after_the_servers_done_is_not_called_a_stall(
+    ws_targets: str, tmp_path: Path
+) -> None:
+    text = target_config(
+        f"{ws_targets}/seed", stream=NEVER_DONE, extra="          timeoutMs: 600\n"
+    )
+    config = write_config(tmp_path, text)
+    code, out, err = await run_wsllm(
+        "eval", "-c", str(config), "--no-write", cwd=tmp_path, env=clean_env()
+    )
+    assert code == 100, out + err
+    flat = " ".join(out.replace("│", " ").split())
+    assert "the stream ended with `done`" in flat
+    assert re.search(
+        r"silent \d+ms after the server's `done` until the cut: streamResponse never returned true",
+        flat,
+    )
+    assert "stalled" not in out

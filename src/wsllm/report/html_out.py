@@ -17,7 +17,7 @@ from jinja2 import Environment
 from wsllm import __version__
 from wsllm.client import frames
 from wsllm.evals.results import EvalRun, TestResult
-from wsllm.report.summary import RunSummary, summarise_run
+from wsllm.report.summary import RunSummary, stalled, summarise_run
 from wsllm.report.table import LEGEND, failing_reasons, stall_note, stream_figures
 
 STRIP_WIDTH = 280
@@ -84,7 +84,7 @@ def row(result: TestResult) -> dict[str, Any]:
     """What the template shows of one result."""
     return {
         "status": result.status,
-        "stalled": result.response.metrics.stalled_ms is not None,
+        "stalled": stalled(result),
         "description": result.test.description or "",
         "vars": [(k, _plain(v)) for k, v in result.test.vars.items()],
         "target": result.target.label,

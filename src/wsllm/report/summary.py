@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from wsllm.evals.results import EvalRun
+from wsllm.client import frames
+from wsllm.evals.results import EvalRun, TestResult
 from wsllm.stats import summarise
 
 
@@ -75,6 +76,21 @@ def summarise_run(run: EvalRun) -> RunSummary:
         ),
         total_ms=summarise([m.total_ms for m in metrics]),
         max_gap_ms=summarise([m.max_gap_ms for m in metrics if m.max_gap_ms is not None]),
-        stalled=sum(m.stalled_ms is not None for m in metrics),
+        stalled=sum(stalled(r) for r in run.results),
         planned=run.planned,
     )
+
+
+def ended_with_done(result: TestResult) -> bool:
+    """Whether the last frame kept is the server's `done`: the silence after it, until the cut,
+    is the config's streamResponse not finishing, not the server stalling."""
+    kept = result.response.frames
+    if not kept or result.response.frames_dropped:
+        return False
+    kind, payload = frames.decode(kept[-1].data)
+    return kind is frames.Kind.CONTROL and payload is not None and payload.get("type") == "done"
+
+
+def stalled(result: TestResult) -> bool:
+    """Whether the stream went silent after its last content frame until it was cut."""
+    return result.response.metrics.stalled_ms is not None and not ended_with_done(result)

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from wsllm.evals.results import EvalRun, GradingResult, TestResult
-from wsllm.report.summary import RunSummary, summarise_run
+from wsllm.report.summary import RunSummary, ended_with_done, summarise_run
 
 _STYLE = {"pass": "green", "fail": "red", "error": "bold red"}
 
@@ -67,6 +67,11 @@ def stall_note(result: TestResult) -> str | None:
     stalled = result.response.metrics.stalled_ms
     if stalled is None:
         return None
+    if ended_with_done(result):
+        return (
+            f"silent {_ms(stalled)} after the server's `done` until the cut: "
+            "streamResponse never returned true"
+        )
     return f"stalled {_ms(stalled)}: silence from the last delta until the stream was cut"
 
 

@@ -331,7 +331,10 @@
     const stall = none(r.stalled_ms) || none(last) ? null : { from: last, to: last + r.stalled_ms, size: r.stalled_ms };
     const nothing = !content.length && r.status === 'error' ? { from: 0, to: Math.max(r.latency_ms || 0, frames.length ? frames[frames.length - 1].t : 0) } : null;
     const end = Math.max(1, frames.length ? frames[frames.length - 1].t : 0, stall ? stall.to : 0, nothing ? nothing.to : 0);
-    return { frames, content, gap, stall, nothing, end };
+    // The server's `done` came last: the silence after it is the config's streamResponse not
+    // finishing, not the server stalling.
+    const afterDone = !r.frames_dropped && frames.length > 0 && frames[frames.length - 1].type === 'done';
+    return { frames, content, gap, stall, nothing, end, afterDone };
   }
 
   function niceStep(span) {
@@ -372,7 +375,8 @@
     }
     if (facts.stall) {
       band(chart, x, facts.stall.from, facts.stall.to, 34, base - 34, 'url(#stall-stripes)', 'stall-band');
-      label(chart, x((facts.stall.from + facts.stall.to) / 2), 28, `stalled: silence ${ms(facts.stall.size)} until the cut`, 'label-stall');
+      label(chart, x((facts.stall.from + facts.stall.to) / 2), 28, facts.afterDone
+        ? `silence ${ms(facts.stall.size)} after \`done\` until the cut` : `stalled: silence ${ms(facts.stall.size)} until the cut`, 'label-stall');
       chart.appendChild(svg('line', { x1: x(facts.stall.to), x2: x(facts.stall.to), y1: 30, y2: base, stroke: '#dc2626', 'stroke-width': 2 }));
       label(chart, x(facts.stall.to) - 4, base - 4, 'cut', 'label-stall', 'end');
     }
@@ -427,21 +431,34 @@
     return el('div', { class: 'chart timeline-block' }, timeline(r, scaleEnd), legend);
   }
 
+  // 'stalled' when the stream went silent until its cut; 'after-done' when that silence came after
+  // the server's `done` (the config never finished reading); null when it ended well.
+  function stallKind(r) {
+    if (none(r.stalled_ms)) return null;
+    return streamFacts(r).afterDone ? 'after-done' : 'stalled';
+  }
+  const stallBadge = (r) => (stallKind(r) === 'stalled' ? [' ', badge('stalled')] : null);
+
   function stallBanner(r) {
     if (none(r.stalled_ms)) return null;
     const facts = streamFacts(r);
     const last = facts.content.length ? facts.content[facts.content.length - 1] : null;
+    if (facts.afterDone) {
+      return el('div', { class: 'stall-banner', id: 'stall' }, el('b', {}, 'The server ended this stream with `done`, '),
+        `but the config's streamResponse never returned true, so the call waited ${ms(r.stalled_ms)} after its last content frame until it was cut.`);
+    }
     return el('div', { class: 'stall-banner', id: 'stall' }, el('b', {}, 'This stream stalled. '),
       `Its last content frame came at ${ms(last)}; then nothing for ${ms(r.stalled_ms)} until the stream was cut `,
       '(the deadline, or the server closed it) before its final frame.');
   }
 
   function resultCards(r) {
-    const stalled = !none(r.stalled_ms);
+    const kind = stallKind(r);
     return el('div', { class: 'cards' },
       card('TTFT (time to first delta)', ms(r.first_delta_ms)),
-      card('largest gap', ms(r.max_gap_ms), { alarm: stalled }),
-      stalled ? card('stalled before the cut', ms(r.stalled_ms), { alarm: true }) : null,
+      card('largest gap', ms(r.max_gap_ms), { alarm: kind !== null }),
+      kind === 'stalled' ? card('stalled before the cut', ms(r.stalled_ms), { alarm: true }) : null,
+      kind === 'after-done' ? card('silent after `done`', ms(r.stalled_ms), { alarm: true }) : null,
       card('total', ms(r.latency_ms)),
       card('deltas', r.deltas ?? '–'), card('frames', r.frames), card('bytes', (r.bytes || 0).toLocaleString('en-US')),
       card('score', Number(r.score).toFixed(2)));
@@ -508,7 +525,7 @@
         el('button', { id: 'next', disabled: none(r.next), onclick: () => go(r.next) }, 'next test →'),
         el('span', { class: 'dim' }, el('kbd', {}, '←'), ' ', el('kbd', {}, '→'))),
       el('h1', {}, r.description || `Test ${r.test_idx}${r.repeat_idx ? ` (repeat ${r.repeat_idx + 1})` : ''}`, ' ', badge(r.status),
-        !none(r.stalled_ms) ? [' ', badge('stalled')] : null),
+        stallBadge(r)),
       el('div', { class: 'sub' }, column ? `[${column.target}] ${clip(column.prompt, 120)}` : ''),
       resultBody(r), framesTable(r));
   }
@@ -586,7 +603,7 @@
     if (token !== navigation) return;
     const scale = Math.max(streamFacts(ra).end, streamFacts(rb).end);
     const side = (r, info, label) => el('section', { class: `side side-${label[0].toLowerCase()}` },
-      el('h2', {}, `${label}: `, badge(r.status), !none(r.stalled_ms) ? [' ', badge('stalled')] : null),
+      el('h2', {}, `${label}: `, badge(r.status), stallBadge(r)),
       el('div', { class: 'dim' }, `${info.description || info.id} · ${when(info.created_at)}`), resultBody(r, scale));
     show(
       el('div', { class: 'toolbar' }, el('a', { class: 'button', href: `#/compare/${encodeURIComponent(a)}/${encodeURIComponent(b)}` }, '← the comparison')),
