@@ -86,6 +86,7 @@ async def test_a_server_that_does_not_name_its_model_leaves_the_header_quiet() -
 
     app = web.Application()
     app.router.add_get("/", page)
+
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})  # an older server: no backend, no model
 
