@@ -1,4 +1,4 @@
-"""Run a load from Python: a closed loop on a seed-protocol endpoint, summarised."""
+"""Run a load from Python: a closed loop on a seed-protocol or Responses-mode endpoint."""
 
 from __future__ import annotations
 
@@ -6,19 +6,20 @@ from typing import Any
 
 from wsllm.bench.engine import Workload, run_load
 from wsllm.bench.figures import figures
-from wsllm.bench.workload import SEED_TEMPLATE, generated_prompts, seed_renderer, seed_states
+from wsllm.bench.workload import generated_prompts, protocol_of, seed_renderer
 
 
 async def closed_loop(
-    url: str, conns: int, reqs_per_conn: int, timeout_s: float = 60.0
+    url: str, conns: int, reqs_per_conn: int, timeout_s: float = 60.0, protocol: str = "seed"
 ) -> dict[str, Any]:
     """`conns` clients each sending `reqs_per_conn` requests in turn; the run's figures, flattened
     to the fields the Node load generator prints (req_per_s, deltas_per_s, ttft/e2e p50 and p99)."""
+    template, states = protocol_of(protocol)
     load = Workload(
         url=url,
-        render=seed_renderer(SEED_TEMPLATE),
+        render=seed_renderer(template),
         prompts=generated_prompts(conns * reqs_per_conn, 6, 0),
-        new_state=seed_states(),
+        new_state=states,
         concurrency=conns,
         requests=conns * reqs_per_conn,
         timeout_s=timeout_s,

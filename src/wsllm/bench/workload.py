@@ -15,6 +15,8 @@ from wsllm.evals.schema import EvalConfig, Target
 from wsllm.evals.templates import compile_template, render
 
 SEED_TEMPLATE = '{"input": {{prompt | dump}}}'
+RESPONSES_TEMPLATE = '{"type": "response.create", "model": "{{model}}", "input": {{prompt | dump}}}'
+PROTOCOLS = ("seed", "responses")
 
 _WORDS = (
     "explain", "stream", "socket", "latency", "model", "token", "answer", "question", "server",
@@ -58,13 +60,22 @@ def _jsonl_prompt(line: str, path: Path, number: int) -> str:
     return text
 
 
-def seed_renderer(template: str) -> Callable[[str], str]:
-    """Render each prompt into the request frame."""
+def seed_renderer(template: str, model: str = "gpt-4.1-mini") -> Callable[[str], str]:
+    """Render each prompt (and the model's name) into the request frame."""
     try:
         compile_template(template)
     except ConfigError as exc:
         raise ConfigError(f"--message-template: {exc}") from exc
-    return lambda prompt: render(template, {"prompt": prompt})
+    return lambda prompt: render(template, {"prompt": prompt, "model": model})
+
+
+def protocol_of(name: str) -> tuple[str, Callable[[], RequestState]]:
+    """The default request template and frame reader of a protocol: `seed` or `responses`."""
+    if name == "responses":
+        return RESPONSES_TEMPLATE, responses_states()
+    if name == "seed":
+        return SEED_TEMPLATE, seed_states()
+    raise ConfigError(f"--protocol {name!r}: use {' or '.join(PROTOCOLS)}")
 
 
 def from_config(path: Path | None, index: int) -> tuple[EvalConfig, Target]:
