@@ -194,3 +194,18 @@ async def test_init_writes_a_starter_config_that_passes_against_wsllm_serve(
     code, out, err = await run_wsllm("eval", "--no-write", cwd=tmp_path, env=clean_env())
     assert code == 0, out + err
     assert "Results: ✓ 2 passed, 0 failed, 0 errors" in out
+
+
+async def test_the_multi_target_example_passes_against_wsllm_serve(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    base = await start_server(sim_ttft_ms="2", sim_itl_ms="0", sim_tokens="20")
+    port = base.rsplit(":", 1)[1]
+    example = Path(__file__).resolve().parents[2] / "examples" / "multi-target"
+    for name in ("promptfooconfig.yaml", "chat.json"):
+        text = (example / name).read_text().replace("localhost:3300", f"localhost:{port}")
+        (tmp_path / name).write_text(text)
+    code, out, err = await run_wsllm("eval", "--no-write", cwd=tmp_path, env=clean_env())
+    assert code == 0, out + err
+    assert "Results: ✓ 6 passed, 0 failed, 0 errors" in out
+    assert "[whole-answer] {{question}}" in out
