@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import os
 import sys
 import time
 from typing import Any
@@ -66,7 +67,8 @@ def use_uvloop() -> None:
 
 def listen_error(host: str, port: int, exc: OSError) -> str:
     """Why a port cannot be listened on, and what to do about it (`wsllm serve` and `view`)."""
-    text = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    text = f"cannot listen on {host}:{port}: {reason}"
     if exc.errno == errno.EADDRINUSE:
         text += "; the port is taken: pick another with --port, or --port 0 for a free one"
     return text

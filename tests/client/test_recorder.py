@@ -53,6 +53,25 @@ def test_ttft_gaps_and_totals() -> None:
     assert [round(f.at_ms) for f in recorder.kept] == [1, 100, 110, 410, 411]
 
 
+def test_frames_before_the_request_are_timed_before_it() -> None:
+    recorder = StreamRecorder(started=0.0, frame_limit=10)
+    recorder.frame(0.010, '{"type":"ready"}', 16, Kind.CONTROL)
+    recorder.sent(0.050)
+    recorder.frame(0.080, '{"type":"delta","message":"a"}', 30, Kind.DELTA)
+    assert [round(f.at_ms) for f in recorder.kept] == [-40, 30]
+
+
+def test_silence_after_the_servers_done_is_not_a_stall() -> None:
+    recorder = StreamRecorder(started=0.0)
+    recorder.sent(0.0)
+    recorder.frame(0.05, '{"type":"delta","message":"a"}', 30, Kind.DELTA)
+    recorder.frame(0.06, '{"type":"done"}', 15, Kind.CONTROL)
+    recorder.ended_by_server(0.06)
+    metrics = recorder.finish(2.0, cut=True)  # the fold never finished: a deadline, not a stall
+    assert metrics.stalled_ms is None
+    assert round(metrics.max_gap_ms or 0) == 0
+
+
 def test_a_cut_stream_counts_its_silence_as_a_gap() -> None:
     recorder = StreamRecorder(started=0.0)
     recorder.sent(0.0)

@@ -46,6 +46,7 @@ class _Receiver:
         kind, payload = frames.decode(data)
         if kind is frames.Kind.CONTROL and payload is not None and payload.get("type") == "done":
             self.saw_done = True
+            self.recorder.ended_by_server(now)
         self.recorder.frame(now, data, size, kind)
         try:
             response = self.fold.step(data)

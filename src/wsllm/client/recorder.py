@@ -9,6 +9,9 @@ The definitions every report of wsllm uses:
   frame (a deadline, an early close), the silence from its last content frame to the cut is a
   gap too, so a stall shows as one.
 - Total: from the start of the call (before connecting) to the final frame, or to the cut.
+- A stream the server ended (its `done` frame) is not cut, even when the client's fold has not
+  finished by the deadline: what is missing then is the fold, not the stream.
+- Frame times are from the request being sent; a frame that came before it (`ready`) is negative.
 """
 
 from __future__ import annotations
@@ -73,8 +76,20 @@ class StreamRecorder:
     frames: int = 0
     bytes: int = 0
     chars: int = 0
-    kept: list[Frame] = field(default_factory=list)
+    raw_kept: list[tuple[float, str]] = field(default_factory=list)
     dropped: int = 0
+    done_at: float | None = None
+
+    @property
+    def kept(self) -> list[Frame]:
+        """The frames kept, timed from the request being sent."""
+        base = self.sent_at if self.sent_at is not None else self.started
+        return [Frame((at - base) * 1000, data) for at, data in self.raw_kept]
+
+    def ended_by_server(self, now: float) -> None:
+        """The server said its stream is over (`done`)."""
+        if self.done_at is None:
+            self.done_at = now
 
     def opened(self, now: float) -> None:
         """The connection is open."""
@@ -94,9 +109,8 @@ class StreamRecorder:
                 self.deltas += 1
                 self.chars += chars
             self.content_times.append(now)
-        if len(self.kept) < self.frame_limit:
-            base = self.sent_at if self.sent_at is not None else self.started
-            self.kept.append(Frame((now - base) * 1000, data))
+        if len(self.raw_kept) < self.frame_limit:
+            self.raw_kept.append((now, data))
         elif self.frame_limit:
             self.dropped += 1
 
@@ -111,6 +125,7 @@ class StreamRecorder:
     def finish(self, now: float, cut: bool) -> StreamMetrics:
         """The figures of the call, ended now: by its final frame, or `cut` short."""
         base = self.sent_at if self.sent_at is not None else self.started
+        cut = cut and self.done_at is None
         gaps = self.gaps(now if cut else None)
         first = self.content_times[0] if self.content_times else None
         return StreamMetrics(
