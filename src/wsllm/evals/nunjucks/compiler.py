@@ -17,11 +17,14 @@ class Compiler:
     def __init__(self) -> None:
         self.nested = False
         self.blocks: set[str] = set()
-        self.runs_away = False  # has a loop or a macro: a render needs a time bound
+        self.runs_away = False  # a loop, a macro, a call or a regex: a render needs a time bound
         self.filters_used: set[str] = set()
 
     def note_filter(self, name: str) -> None:
         self.filters_used.add(name)
+
+    def note_slow(self) -> None:
+        self.runs_away = True
 
     def body(self, statements: list[n.Node]) -> Body:
         parts = [self.statement(s) for s in statements]

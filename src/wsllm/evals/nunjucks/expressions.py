@@ -15,6 +15,7 @@ from wsllm.evals.nunjucks import nodes as n
 from wsllm.evals.nunjucks import operators as op
 from wsllm.evals.nunjucks.callables import call
 from wsllm.evals.nunjucks.filters import FILTERS
+from wsllm.evals.nunjucks.jsregex import JsRegExp
 from wsllm.evals.nunjucks.members import member
 from wsllm.evals.nunjucks.predicates import run_test
 from wsllm.evals.nunjucks.runtime import Body, Expression, Frame, MacroFunction, RenderState
@@ -29,6 +30,8 @@ class Bodies(Protocol):
     def macro(self, macro: n.Macro) -> tuple[list[tuple[str, Expression]], Body]: ...
 
     def note_filter(self, name: str) -> None: ...
+
+    def note_slow(self) -> None: ...
 
 
 def syntax_error(node: n.Node, message: str) -> ConfigError:
@@ -49,6 +52,8 @@ def compile_expression(node: n.Node, bodies: Bodies) -> Expression:
 
 def _literal(node: n.Literal, bodies: Bodies) -> Expression:
     value = node.value
+    if isinstance(value, JsRegExp):
+        bodies.note_slow()  # a pattern may backtrack for a long time
     return lambda rt: value
 
 
@@ -129,6 +134,7 @@ def _keywords(pairs: list[tuple[n.Node, n.Node]], bodies: Bodies) -> list[tuple[
 
 
 def _call(node: n.Call, bodies: Bodies) -> Expression:
+    bodies.note_slow()  # a method such as repeat() or match() may take long on long text
     callee = compile_expression(node.callee, bodies)
     args = [compile_expression(arg, bodies) for arg in node.args]
     kwargs = _keywords(node.kwargs, bodies)

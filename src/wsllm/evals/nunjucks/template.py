@@ -23,7 +23,8 @@ class Template:
         self.filters_used = filters_used
 
     def needs_bound(self, filters: Mapping[str, Callable[..., Any]] | None) -> bool:
-        """Whether a render might run long: a loop or macro, or a filter of the config's code."""
+        """Whether a render might run long: a loop, a macro, a call, a regular expression, or a
+        filter of the config's own code."""
         return self.runs_away or bool(filters and not self.filters_used.isdisjoint(filters))
 
     def render(
