@@ -146,7 +146,10 @@ def test_templates_are_sandboxed() -> None:
     [
         ("{{ nothing() }}", "Unable to call `nothing`, which is undefined or falsey"),
         ("{{ range(10**9)|list }}", "range.. would make an array of 1,000,000,000 items"),
-        ("{% for i in range(99999) %}{{ 'x' | center(999) }}{% endfor %}", "passed 8,388,608 characters"),
+        (
+            "{% for i in range(99999) %}{{ 'x' | center(999) }}{% endfor %}",
+            "passed 8,388,608 characters",
+        ),
     ],
 )
 def test_a_template_that_fails_or_runs_away_is_a_clear_error(template: str, says: str) -> None:

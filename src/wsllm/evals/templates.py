@@ -9,10 +9,11 @@ from typing import Any
 
 from wsllm.errors import ConfigError, ScriptError
 from wsllm.evals.functions.bounds import bounded
-from wsllm.evals.nunjucks.template import Template, compile_source
 from wsllm.evals.nunjucks.limits import MAX_CHARS
+from wsllm.evals.nunjucks.template import Template, compile_source
 
-# A template with a loop or a macro is stopped after this long; its text may not pass MAX_CHARS.
+# A template that may run long (a loop, macro, call, regex or a config's filter) is stopped after
+# this long; its text may not pass MAX_CHARS.
 TIME_LIMIT_S = 5.0
 
 __all__ = ["MAX_CHARS", "TIME_LIMIT_S", "compile_template", "render"]
