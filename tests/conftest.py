@@ -85,12 +85,15 @@ async def receive(ws: aiohttp.ClientWebSocketResponse) -> Frame:
     return frame
 
 
-async def until_end(ws: aiohttp.ClientWebSocketResponse) -> list[Frame]:
-    """Frames of one request, up to and including its `done` or `error`."""
+async def until_end(ws: aiohttp.ClientWebSocketResponse, raw: bool = False) -> list[Frame]:
+    """Frames of one request, up to and including its `done` or `error`; without their stream
+    bookkeeping (`seq`, `stream`: tests/server/test_resume.py reads those) unless `raw`."""
     frames: list[Frame] = []
     while not frames or frames[-1]["type"] not in ("done", "error"):
         frames.append(await receive(ws))
-    return frames
+    if raw:
+        return frames
+    return [{k: v for k, v in f.items() if k not in ("seq", "stream")} for f in frames]
 
 
 async def ask(ws: aiohttp.ClientWebSocketResponse, payload: str | Frame) -> list[Frame]:

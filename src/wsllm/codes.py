@@ -20,6 +20,8 @@ class ErrorCode(StrEnum):
     UNAUTHORIZED = "unauthorized"
     SLOW_CONSUMER = "slow_consumer"
     SHUTTING_DOWN = "shutting_down"
+    STREAM_NOT_FOUND = "stream_not_found"
+    STREAM_LOST = "stream_lost"
     UPSTREAM_UNREACHABLE = "upstream_unreachable"
     UPSTREAM_AUTH = "upstream_auth"
     UPSTREAM_RATE_LIMITED = "upstream_rate_limited"

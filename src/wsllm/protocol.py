@@ -2,10 +2,13 @@
 
 Client to server: one JSON text frame per request, `{"input": "..."}`, optionally with an `id`
 that every frame of that request echoes back and `"continue": true` to carry on the connection's
-conversation. Control frames, all optional: `{"type": "cancel"}`, `{"type": "ping"}`,
-`{"type": "reset"}` (forget the conversation) and `{"type": "auth", "token": "..."}`.
+conversation. Control frames, all optional: `{"type": "cancel"}` (or, from any connection,
+`{"type": "cancel", "stream": ID}`), `{"type": "ping"}`, `{"type": "reset"}` (forget the
+conversation),
+`{"type": "auth", "token": "..."}` and `{"type": "resume", "stream": ID, "after": SEQ}`.
 Server to client: JSON text frames whose `type` is `ready`, `delta`, `message`, `response`,
-`done`, `pong` or `error`.
+`done`, `pong`, `reconnect` or `error`. Every frame of a request carries `seq` (1, 2, ...); its
+first carries `stream`, the id to resume it by.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from wsllm.errors import ProtocolError
 RequestId = str | int | None
 
 _REQUEST_TYPES = frozenset({None, "request"})
-CLIENT_CONTROLS = frozenset({"cancel", "ping", "reset", "auth"})
+CLIENT_CONTROLS = frozenset({"cancel", "ping", "reset", "auth", "resume"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +38,13 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class Control:
-    """A control frame: cancel, ping, reset or auth."""
+    """A control frame: cancel, ping, reset, auth or resume."""
 
     type: str
     id: RequestId = None
     token: str | None = None
+    stream: str | None = None
+    after: int = 0
 
 
 def parse_message(raw: str | bytes, max_bytes: int) -> Request | Control:
@@ -54,8 +59,7 @@ def parse_message(raw: str | bytes, max_bytes: int) -> Request | Control:
     if kind is not None and not isinstance(kind, str):
         raise ProtocolError(ErrorCode.UNKNOWN_TYPE, '"type" must be a string')
     if kind in CLIENT_CONTROLS:
-        token = payload.get("token")
-        return Control(kind, request_id, token if isinstance(token, str) else None)
+        return _control(kind, payload, request_id)
     if kind not in _REQUEST_TYPES:
         raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"Unknown message type {kind!r}")
     text = payload.get("input")
@@ -67,6 +71,17 @@ def parse_message(raw: str | bytes, max_bytes: int) -> Request | Control:
     if carry_on is not None and not isinstance(carry_on, bool):
         raise ProtocolError(ErrorCode.INVALID_REQUEST, '"continue" must be true or false')
     return Request(input=text, id=request_id, continue_conversation=carry_on)
+
+
+def _control(kind: str, payload: dict[str, Any], request_id: RequestId) -> Control:
+    token, stream, after = payload.get("token"), payload.get("stream"), payload.get("after", 0)
+    if stream is not None and (not isinstance(stream, str) or not stream):
+        raise ProtocolError(ErrorCode.INVALID_REQUEST, '"stream" must be a stream id string')
+    if kind == "resume" and stream is None:
+        raise ProtocolError(ErrorCode.INVALID_REQUEST, 'resume needs "stream" (and "after")')
+    if type(after) is not int or after < 0:
+        raise ProtocolError(ErrorCode.INVALID_REQUEST, '"after" must be a whole number')
+    return Control(kind, request_id, token if isinstance(token, str) else None, stream, after)
 
 
 def _load_object(raw: str | bytes) -> dict[str, Any]:
@@ -134,3 +149,58 @@ def pong_frame(request_id: RequestId = None) -> bytes:
 def error_frame(code: ErrorCode, message: str, request_id: RequestId = None) -> bytes:
     """A failed request: a stable code, and a message a person can read."""
     return _frame({"type": "error", "code": code.value, "message": message}, request_id)
+
+
+def reconnect_frame(stream: str | None, after: int, request_id: RequestId = None) -> bytes:
+    """The server is going away: reconnect (through the balancer) and resume `stream` after
+    `after`; with no stream, send the request again on a new connection."""
+    fields: dict[str, Any] = {"type": "reconnect", "after": after}
+    if stream is not None:
+        fields["stream"] = stream
+    return _frame(fields, request_id)
+
+
+class RequestFrames:
+    """The frames of one request, numbered: `seq` on each, `stream` on the first."""
+
+    __slots__ = ("_request_id", "seq", "stream")
+
+    def __init__(self, request_id: RequestId, stream: str) -> None:
+        self._request_id = request_id
+        self.stream = stream
+        self.seq = 0
+
+    def _frame(self, fields: dict[str, Any]) -> bytes:
+        self.seq += 1
+        fields["seq"] = self.seq
+        if self.seq == 1:
+            fields["stream"] = self.stream
+        return _frame(fields, self._request_id)
+
+    def delta(self, text: str) -> bytes:
+        """A chunk of streamed text; `output` repeats it for the server README's client."""
+        return self._frame({"type": "delta", "message": text, "output": text})
+
+    def message(self, text: str) -> bytes:
+        """The full text at the end of a stream on `/ws-stream`."""
+        return self._frame({"type": "message", "message": text})
+
+    def response(self, text: str) -> bytes:
+        """The full text, the single answer on `/ws`."""
+        return self._frame({"type": "response", "message": text})
+
+    def done(self, usage: dict[str, int] | None) -> bytes:
+        """The frame that closes the request, with the token usage when the backend reported it."""
+        fields: dict[str, Any] = {"type": "done"}
+        if usage is not None:
+            fields["usage"] = usage
+        return self._frame(fields)
+
+    def error(self, code: ErrorCode, message: str) -> bytes:
+        """The request failed: a stable code, and a message a person can read."""
+        return self._frame({"type": "error", "code": code.value, "message": message})
+
+
+def is_final(frame: bytes) -> bool:
+    """Whether a frame of a request is its last (`done` or `error`)."""
+    return frame.startswith((b'{"type":"done"', b'{"type":"error"'))

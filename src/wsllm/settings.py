@@ -102,6 +102,17 @@ class Settings:
     auth_timeout: float = _setting(10.0, "WSLLM_AUTH_TIMEOUT", "seconds to send the auth message")
     drain_timeout: float = _setting(30.0, "WSLLM_DRAIN_TIMEOUT", "seconds to finish on shutdown")
     workers: int = _setting(1, "WSLLM_WORKERS", "processes serving the port")
+    redis_url: str | None = _setting(
+        None, "WSLLM_REDIS_URL", "Redis shared by every node (redis://host:6379/0); none: one node"
+    )
+    resume_grace: float = _setting(
+        30.0,
+        "WSLLM_RESUME_GRACE",
+        "seconds a request goes on after its client drops, waiting to be resumed",
+    )
+    resume_ttl: float = _setting(
+        60.0, "WSLLM_RESUME_TTL", "seconds a finished stream is kept for clients to resume"
+    )
     responses_connection_limit: float = _setting(
         3600.0,
         "WSLLM_RESPONSES_CONNECTION_LIMIT",
@@ -242,6 +253,8 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "conversation_max_bytes": _positive_int,
     "handshake_timeout": _non_negative_float,
     "responses_connection_limit": _non_negative_float,
+    "resume_grace": _non_negative_float,
+    "resume_ttl": _non_negative_float,
     "connect_timeout": _non_negative_float,
     "sim_ttft_ms": _non_negative_float,
     "sim_itl_ms": _non_negative_float,

@@ -96,10 +96,13 @@ async def test_the_non_streaming_client(start_server: ServerFactory, page_url: s
     base = await start_server(sim_ttft_ms="20", sim_itl_ms="2")
     logged, _ = await run_client(base, page_url, NON_STREAMING_CLIENT)
     text = "".join(simulated_tokens("Hello there!", 8))
+    stream = logged[1].pop("stream")  # the two fields resumable streams add: unread by the client
+    assert isinstance(stream, str)
+    assert stream.startswith("st_")
     assert logged == [
         {"type": "ready", "message": "Connected to /ws"},
-        {"type": "response", "message": text},
-        {"type": "done", "usage": USAGE},
+        {"type": "response", "message": text, "seq": 1},
+        {"type": "done", "usage": USAGE, "seq": 2},
     ]
 
 
@@ -111,6 +114,6 @@ async def test_the_streaming_client(start_server: ServerFactory, page_url: str) 
     usage = {"input_tokens": 3, "output_tokens": 8, "total_tokens": 11}
     assert logged == [
         {"type": "ready", "message": "Connected to /ws-stream"},
-        {"type": "message", "message": text},
-        {"type": "done", "usage": usage},
+        {"type": "message", "message": text, "seq": 9},
+        {"type": "done", "usage": usage, "seq": 10},
     ]

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 SETTINGS = (
     "host", "port", "backend", "model", "openai_base_url", "max_frame_bytes", "upstream_timeout",
     "sim_ttft_ms", "sim_itl_ms", "sim_tokens", "log_level", "log_format", "workers",
-    "instructions", "api_keys",
+    "instructions", "api_keys", "redis_url",
 )  # fmt: skip
 
 
@@ -47,6 +47,7 @@ def add_parser(commands: Subcommands) -> None:
     serve.add_argument("--workers", help="processes sharing the port (WSLLM_WORKERS, default 1)")
     serve.add_argument("--instructions", help="system prompt for every request")
     serve.add_argument("--api-keys", help="comma-separated keys clients must present")
+    serve.add_argument("--redis-url", help="Redis shared by every node (WSLLM_REDIS_URL)")
     serve.add_argument("--env-file", type=path, default=None, help="settings file (default ./.env)")
     serve.add_argument("--reload", action="store_true", help="restart when the code changes")
     serve.add_argument("--reload-dir", action="append", type=path, default=[],

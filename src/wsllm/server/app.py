@@ -42,15 +42,30 @@ def create_app(settings: Settings, backend: Backend | None = None) -> web.Applic
     # OpenAI's clients send their key as a header: there is no first-message auth there.
     app.router.add_get(RESPONSES_PATH, _socket_route(RESPONSES_PATH, _responses_session, False))
     app.on_response_prepare.append(_allow_any_origin)
+    if settings.redis_url:
+        app.on_startup.append(_share_streams)
     app.on_shutdown.append(drain)
     app.on_cleanup.append(_close_backend)
     return app
+
+
+async def _share_streams(app: web.Application) -> None:
+    from wsllm.server.shared import SharedStreams  # Redis is loaded only by nodes that use it
+
+    ctx = app[CONTEXT]
+    assert ctx.settings.redis_url
+    shared = SharedStreams(ctx.settings.redis_url, ctx.settings.resume_ttl,
+                           ctx.settings.resume_grace)  # fmt: skip
+    ctx.hub.shared = shared
+    await shared.start(ctx.hub)
 
 
 async def health(request: web.Request) -> web.Response:
     """`GET /health`: the process is up and serving, and which backend and model answer."""
     ctx = request.app[CONTEXT]
     body = {"status": "ok", "backend": ctx.backend.name, "model": ctx.settings.model}
+    if ctx.hub.shared is not None:
+        body["redis"] = "ok" if ctx.hub.shared.healthy else "down: streams stay on this node"
     return web.json_response(body)
 
 
@@ -181,7 +196,7 @@ def _identify(request: web.Request, settings: Settings) -> tuple[str | None, boo
         return None, False  # it may still come in the first message
     if not auth.key_ok(token, keys):
         return None, True
-    return "key:" + token[-6:], False
+    return auth.identity_of(token), False
 
 
 def _hard_frame_cap(settings: Settings) -> int:
@@ -191,17 +206,28 @@ def _hard_frame_cap(settings: Settings) -> int:
 
 
 async def drain(app: web.Application) -> None:
-    """Stop taking requests, let running ones finish up to the drain timeout, close with 1001."""
+    """Stop taking requests, let running ones finish up to the drain timeout, close with 1001.
+
+    With Redis, clients are handed to another node instead: idle ones at once, streaming ones
+    (`reconnect` with their stream and place) shortly before the timeout, while their streams go
+    on here to the end of it and every node can replay them.
+    """
     ctx = app[CONTEXT]
     ctx.draining = True
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ctx.settings.drain_timeout
     sessions = list(ctx.sessions)
+    handoff = ctx.hub.shared is not None
+    wait = ctx.settings.drain_timeout - (min(2.0, ctx.settings.drain_timeout / 4) if handoff else 0)
     if sessions:
         busy = sum(s.busy for s in sessions)
         log.info("draining %d connections (%d with a request running)", len(sessions), busy)
-        await asyncio.gather(
-            *(s.drain(ctx.settings.drain_timeout) for s in sessions), return_exceptions=True
-        )
+        await asyncio.gather(*(s.drain(wait) for s in sessions), return_exceptions=True)
+    await ctx.hub.finish(deadline - loop.time())
 
 
 async def _close_backend(app: web.Application) -> None:
-    await app[CONTEXT].backend.aclose()
+    ctx = app[CONTEXT]
+    if ctx.hub.shared is not None:
+        await ctx.hub.shared.stop()
+    await ctx.backend.aclose()

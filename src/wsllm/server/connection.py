@@ -1,9 +1,10 @@
 """One seed-protocol connection as a state machine with no I/O: events in, actions out.
 
 The adapter (`server/seed.py`) reads frames, passes them here with the time, and carries out the
-actions it gets back: send a frame, start or stop a request, close. The text of a running request
-streams in the adapter (the hot path); this core decides everything else: who may speak, what a
-second request gets, what a cancel stops, what the conversation remembers, when to close.
+actions it gets back: send a frame, start or stop a request, follow a stream, close. The frames of
+a running request are its stream's (made by its producer, numbered, resumable); this core decides
+everything else: who may speak, what a second request gets, what a cancel stops, what the
+conversation remembers, what a resume follows, when to close or hand clients to another node.
 
     AUTHENTICATING --auth ok--> IDLE <--finished-- RUNNING
           |                      |  --request-->    |
@@ -22,7 +23,7 @@ from wsllm import protocol
 from wsllm.backends import Completion, CompletionRequest, Turn
 from wsllm.codes import ErrorCode
 from wsllm.errors import ProtocolError
-from wsllm.server.auth import key_ok
+from wsllm.server.auth import identity_of, key_ok
 
 MAX_QUEUED = 32
 CLOSE_NORMAL, CLOSE_GOING_AWAY, CLOSE_POLICY = 1000, 1001, 1008
@@ -76,14 +77,24 @@ class Policy:
     instructions: str | None = None
     idle_timeout: float = 0.0
     memory_bytes: int = 262_144
+    handoff: bool = False  # another node can resume streams: send `reconnect` on drain
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Follow an existing stream from after `after`."""
+
+    stream: str
+    after: int
 
 
 @dataclass(slots=True)
 class Run:
-    """One request being served."""
+    """One request being served: a new reply to stream, or a stream to follow (`resume`)."""
 
     request: protocol.Request
-    backend_request: CompletionRequest
+    backend_request: CompletionRequest | None
+    resume: Resume | None = None
     id: int = field(default_factory=lambda: next(_run_ids))
     stop: StopReason | None = None
 
@@ -127,7 +138,22 @@ class Close:
     reason: str
 
 
-Action = Send | Admit | Start[Run] | Stop[Run] | Close
+@dataclass(frozen=True, slots=True)
+class CancelStream:
+    """Stop a stream wherever it runs (a cancel naming it, from any connection)."""
+
+    stream: str
+    request_id: protocol.RequestId
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """Tell this run's client to resume it elsewhere (`reconnect`), and close; it goes on here."""
+
+    run: Run
+
+
+Action = Send | Admit | Start[Run] | Stop[Run] | Close | CancelStream | Handoff
 
 
 @dataclass(slots=True)
@@ -158,7 +184,8 @@ class Connection:
         self.identity = identity
         self.state = State.AUTHENTICATING if identity is None else State.IDLE
         self.running: Run | None = None
-        self.queue: deque[protocol.Request] = deque()
+        self.queue: deque[Run] = deque()
+        self.running_stream: str | None = None
         self.conversation = Conversation()
         self.last_activity = now
 
@@ -190,8 +217,13 @@ class Connection:
         if isinstance(message, protocol.Control):
             return self._on_control(message)
         if self.state is State.DRAINING:
-            return [_error(ErrorCode.SHUTTING_DOWN, "The server is shutting down", message.id)]
+            return [self._going_away(message.id)]
         return [Admit(message)]
+
+    def _going_away(self, request_id: protocol.RequestId) -> Send:
+        if self.policy.handoff:
+            return Send(protocol.reconnect_frame(None, 0, request_id))
+        return _error(ErrorCode.SHUTTING_DOWN, "The server is shutting down", request_id)
 
     def on_binary(self, now: float) -> list[Action]:
         """A binary frame: not part of the protocol."""
@@ -209,7 +241,7 @@ class Connection:
             return self._refuse('The first message must be {"type": "auth", "token": KEY}')
         if not key_ok(control.token, self.policy.keys):
             return self._refuse("The API key is not valid")
-        self.identity = "key:" + control.token[-6:]
+        self.identity = identity_of(control.token)
         self._move(State.IDLE)
         return self.opened()
 
@@ -230,33 +262,57 @@ class Connection:
         if control.type == "ping":
             return [Send(protocol.pong_frame(control.id))]
         if control.type == "cancel":
-            run = self.running
-            if run is not None and run.stop is None and control.id in (None, run.request.id):
-                run.stop = StopReason.CANCELLED
-                return [Stop(run)]
-        elif control.type == "reset":
+            return self._cancel(control)
+        if control.type == "resume":
+            assert control.stream is not None  # checked by the parser
+            request = protocol.Request("", control.id)
+            return self._admit_run(Run(request, None, Resume(control.stream, control.after)))
+        if control.type == "reset":
             self.conversation = Conversation()
+        return []
+
+    def _cancel(self, control: protocol.Control) -> list[Action]:
+        run = self.running
+        mine = run is not None and run.resume is None and run.stop is None
+        if control.stream is not None and not (mine and control.stream == self.running_stream):
+            return [CancelStream(control.stream, control.id)]
+        if run is not None and mine and control.id in (None, run.request.id):
+            run.stop = StopReason.CANCELLED
+            return [Stop(run)]
         return []
 
     def on_admitted(self, request: protocol.Request, retry_after: float | None) -> list[Action]:
         """The rate limiter's answer about `request`: None to go ahead, else seconds to wait."""
         if self.state in (State.DRAINING, State.CLOSED):
-            return [_error(ErrorCode.SHUTTING_DOWN, "The server is shutting down", request.id)]
+            return [self._going_away(request.id)]
         if retry_after is not None:
             text = f"Too many requests; retry in {retry_after:.1f} s"
             return [_error(ErrorCode.RATE_LIMITED, text, request.id)]
+        return self._admit_run(Run(request, self._backend_request(request)))
+
+    def _admit_run(self, run: Run) -> list[Action]:
+        if self.state is State.DRAINING:
+            return [self._going_away(run.request.id)]
         if self.running is None:
-            return [self._start(request)]
+            return [self._start(run)]
         if self.policy.queue and len(self.queue) < MAX_QUEUED:
-            self.queue.append(request)
+            self.queue.append(run)
             return []
         text = "A request is already running on this connection"
-        return [_error(ErrorCode.BUSY, text, request.id)]
+        return [_error(ErrorCode.BUSY, text, run.request.id)]
 
-    def _start(self, request: protocol.Request) -> Start[Run]:
-        self.running = Run(request, self._backend_request(request))
+    def _start(self, run: Run) -> Start[Run]:
+        if run.backend_request is not None:  # built when it starts, so it sees the last turn
+            run.backend_request = self._backend_request(run.request)
+        self.running = run
+        self.running_stream = None
         self._move(State.RUNNING)
-        return Start(self.running)
+        return Start(run)
+
+    def streaming(self, run: Run, stream: str) -> None:
+        """The stream `run` makes (so a cancel naming it stops it here)."""
+        if run is self.running:
+            self.running_stream = stream
 
     def _backend_request(self, request: protocol.Request) -> CompletionRequest:
         carry_on = request.continue_conversation
@@ -271,31 +327,24 @@ class Connection:
             previous_response_id=memory.last_response_id,
         )
 
-    def on_finished(self, run: Run, text: str, completion: Completion, now: float
+    def on_finished(self, run: Run, text: str | None, completion: Completion, now: float
                     ) -> list[Action]:  # fmt: skip
-        """`run` streamed its whole reply: close the request with `done` and remember the turn."""
+        """`run`'s stream reached the client whole (its `done` included): remember the turn."""
         sent = run.backend_request
-        memory = Conversation(sent.history, sent.previous_response_id)
-        self.conversation = memory.after(
-            Turn(sent.input, text), completion.response_id, self.policy.memory_bytes
-        )
-        done = Send(protocol.done_frame(run.request.id, completion.usage))
-        return [done, *self._next(run, now)]
+        if sent is not None and text is not None:
+            memory = Conversation(sent.history, sent.previous_response_id)
+            self.conversation = memory.after(
+                Turn(sent.input, text), completion.response_id, self.policy.memory_bytes
+            )
+        return self._next(run, now)
 
-    def on_failed(self, run: Run, code: ErrorCode, message: str, now: float) -> list[Action]:
-        """`run` ended with an error (or was stopped): tell the client why, then go on."""
-        actions: list[Action] = []
-        if run.stop is not StopReason.DISCONNECTED:
-            actions.append(_error(code, message, run.request.id))
-        return actions + self._next(run, now)
+    def on_failed(self, run: Run, now: float) -> list[Action]:
+        """`run` ended with an error its stream told the client (or the client left): go on."""
+        return self._next(run, now)
 
-    def failure_of(self, run: Run) -> tuple[ErrorCode, str]:
-        """The code and message a stopped run ends with."""
-        if run.stop is StopReason.CANCELLED:
-            return ErrorCode.CANCELLED, "Request cancelled"
-        if run.stop is StopReason.SHUTDOWN:
-            return ErrorCode.SHUTTING_DOWN, "The server shut down before this request finished"
-        return ErrorCode.CANCELLED, "The client went away"
+    def on_refused(self, run: Run, code: ErrorCode, message: str, now: float) -> list[Action]:
+        """`run` could not follow its stream (unknown or lost): tell the client, go on."""
+        return [_error(code, message, run.request.id), *self._next(run, now)]
 
     def _next(self, run: Run, now: float) -> list[Action]:
         if run is self.running:
@@ -308,6 +357,7 @@ class Connection:
             return []
         if self.queue:
             return [self._start(self.queue.popleft())]
+        self.running_stream = None
         self._move(State.IDLE)
         return []
 
@@ -326,24 +376,29 @@ class Connection:
         return self.last_activity + self.policy.idle_timeout
 
     def on_drain(self) -> list[Action]:
-        """The server is shutting down: take nothing new; close once the running request ends."""
+        """The server is shutting down: take nothing new; close once the running request ends
+        (with another node to go to, idle clients are told to reconnect there at once)."""
         if self.state is State.CLOSED:
             return []
-        dropped: list[Action] = [
-            _error(ErrorCode.SHUTTING_DOWN, "The server is shutting down", r.id) for r in self.queue
-        ]
+        dropped: list[Action] = [self._going_away(r.request.id) for r in self.queue]
         self.queue.clear()
         self._move(State.DRAINING)
         if self.running is None:
             self._move(State.CLOSED)
+            if self.policy.handoff:
+                dropped.append(Send(protocol.reconnect_frame(None, 0)))
             return [*dropped, Close(CLOSE_GOING_AWAY, "server shutting down")]
         return dropped
 
     def on_drain_timeout(self) -> list[Action]:
-        """The drain took too long: stop the running request."""
+        """The drain is nearly over: hand the running request's client to another node (its
+        stream goes on here), or, with none to go to, stop it."""
         run = self.running
         if run is None or run.stop is not None:
             return []
+        if self.policy.handoff:
+            self._move(State.CLOSED)
+            return [Handoff(run)]
         run.stop = StopReason.SHUTDOWN
         return [Stop(run)]
 

@@ -8,6 +8,7 @@ from typing import Protocol
 from wsllm.backends import Backend
 from wsllm.server.limits import ConnectionLimits, RateLimiter
 from wsllm.server.metrics import ServerMetrics
+from wsllm.server.streams import StreamHub
 from wsllm.settings import Settings
 
 
@@ -35,8 +36,10 @@ class ServerContext:
     rate: RateLimiter = field(init=False)
     sessions: set[Session] = field(default_factory=set)
     draining: bool = False
+    hub: StreamHub = field(init=False)
 
     def __post_init__(self) -> None:
+        self.hub = StreamHub(self.settings.resume_ttl, self.settings.resume_grace)
         self.limits = ConnectionLimits(
             self.settings.max_connections, self.settings.max_connections_per_client
         )

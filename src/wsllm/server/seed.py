@@ -1,7 +1,8 @@
 """The seed protocol (`/ws`, `/ws-stream`) on a WebSocket: the I/O around `server/connection.py`.
 
-A run's reply streams here (the hot path: a frame per delta, corked into one write per loop
-turn); everything else the connection core decides.
+Each request's reply is made by a producer into a stream (`server/streams.py`): numbered frames
+that outlive the connection; the connection follows its stream and writes the frames out (the
+hot path: corked into one write per loop turn). A `resume` follows an existing stream instead.
 """
 
 from __future__ import annotations
@@ -17,13 +18,21 @@ from aiohttp import web
 from wsllm import protocol
 from wsllm.backends import Completion
 from wsllm.codes import ErrorCode
-from wsllm.errors import CodedError, SlowConsumer
+from wsllm.errors import CodedError, SlowConsumer, StreamError
 from wsllm.server import connection as core
 from wsllm.server.context import ServerContext
 from wsllm.server.session import SocketSession
+from wsllm.server.streams import LocalStream
 
 log = logging.getLogger("wsllm.server")
 request_log = logging.getLogger("wsllm.request")
+
+_STOPPED = {
+    "cancelled": (ErrorCode.CANCELLED, "Request cancelled"),
+    "shutdown": (ErrorCode.SHUTTING_DOWN, "The server shut down before this request finished"),
+    "disconnected": (ErrorCode.CANCELLED, "Nobody resumed the stream within its grace period"),
+    "slow_consumer": (ErrorCode.SLOW_CONSUMER, "Request cancelled: the client stopped reading"),
+}
 
 
 class RunStats:
@@ -44,7 +53,7 @@ def policy_of(ctx: ServerContext, mode: core.Mode) -> core.Policy:
         mode=mode, max_frame_bytes=s.max_frame_bytes, keys=s.key_set, queue=s.busy == "queue",
         continue_by_default=s.conversation == "continue", model=s.model,
         instructions=s.instructions, idle_timeout=s.idle_timeout,
-        memory_bytes=s.conversation_max_bytes,
+        memory_bytes=s.conversation_max_bytes, handoff=ctx.hub.shared is not None,
     )  # fmt: skip
 
 
@@ -57,6 +66,12 @@ class SeedSession(SocketSession[core.Connection]):
         connection = core.Connection(policy_of(ctx, mode), identity, time.monotonic())
         super().__init__(ws, transport, ctx, connection, mode.value)
         self._client = client
+        self._streams: dict[int, LocalStream] = {}
+        self._delivered: dict[int, tuple[str, int]] = {}
+
+    @property
+    def _who(self) -> str:
+        return self._core.identity or "anonymous"
 
     def _opening(self) -> list[Any]:
         return list(self._core.opened())
@@ -69,45 +84,108 @@ class SeedSession(SocketSession[core.Connection]):
         super()._arm_timers()
 
     async def _other(self, action: Any) -> None:
-        assert isinstance(action, core.Admit)
-        who = self._core.identity or self._client
-        wait = self._ctx.rate.retry_after(who, time.monotonic())
-        await self._do(self._core.on_admitted(action.request, wait))
+        if isinstance(action, core.Admit):
+            wait = self._ctx.rate.retry_after(self._core.identity or self._client, time.monotonic())
+            await self._do(self._core.on_admitted(action.request, wait))
+        elif isinstance(action, core.CancelStream):
+            if not await self._ctx.hub.cancel(action.stream, self._who):
+                text = "No such stream (unknown, or it has expired)"
+                await self._writer.write(
+                    protocol.error_frame(ErrorCode.STREAM_NOT_FOUND, text, action.request_id)
+                )
+        elif isinstance(action, core.Handoff):
+            await self._hand_off(action.run)
+
+    async def _do(self, actions: list[Any]) -> None:
+        for action in actions:
+            if isinstance(action, core.Start) and action.run.resume is None:
+                self._produce_for(action.run)
+            if (
+                isinstance(action, core.Stop)
+                and action.run.stop is not core.StopReason.DISCONNECTED
+            ):
+                stream = self._streams.get(action.run.id)
+                if stream is not None:  # the producer stops; the follower sees it end
+                    stream.stop(action.run.stop.value if action.run.stop else "cancelled")
+                    continue
+            await super()._do([action])
+
+    def _produce_for(self, run: core.Run) -> None:
+        stream = self._ctx.hub.open(self._who)
+        self._streams[run.id] = stream
+        self._core.streaming(run, stream.id)
+        self._ctx.hub.start(stream, self._produce(run, stream))
 
     async def _stream(self, run: core.Run) -> list[Any]:
-        stats = RunStats()
-        outcome, completion = "ok", Completion()
+        """Follow the run's stream (or the one it resumes) to the client."""
+        stream = self._streams.get(run.id)
+        target = (stream.id, 0) if stream else (run.resume.stream, run.resume.after)  # type: ignore[union-attr]
         try:
-            text, completion = await self._answer(run, stats)
-            actions = self._core.on_finished(run, text, completion, time.monotonic())
-        except asyncio.CancelledError:
-            outcome = (run.stop or core.StopReason.DISCONNECTED).value
-            actions = self._core.on_failed(run, *self._core.failure_of(run), time.monotonic())
-        except Exception as exc:
-            outcome, actions = self._failure(run, exc)
+            await self._follow(run, *target)
+        except StreamError as exc:
+            return list(self._core.on_refused(run, exc.code, exc.message, time.monotonic()))
+        except (asyncio.CancelledError, ConnectionError):
+            return list(self._core.on_failed(run, time.monotonic()))
         finally:
             self._tasks.pop(run.id, None)
-            self._record(run, stats, outcome, completion)
-        return list(actions)
+            self._streams.pop(run.id, None)
+            self._delivered.pop(run.id, None)
+        outcome = stream.outcome if stream is not None else None
+        if isinstance(outcome, tuple) and isinstance(outcome[0], str):
+            return list(self._core.on_finished(run, outcome[0], outcome[1], time.monotonic()))
+        return list(self._core.on_failed(run, time.monotonic()))
 
-    def _failure(self, run: core.Run, exc: Exception) -> tuple[str, list[core.Action]]:
-        now = time.monotonic()
-        if isinstance(exc, CodedError):
-            return exc.code.value, self._core.on_failed(run, exc.code, exc.message, now)
-        if isinstance(exc, SlowConsumer):
-            self._writer.give_up()
-            code = ErrorCode.SLOW_CONSUMER
-            return code.value, self._core.on_failed(run, code, f"Request cancelled: {exc}", now)
-        if isinstance(exc, ConnectionError):
-            run.stop = run.stop or core.StopReason.DISCONNECTED
-            return "disconnected", self._core.on_failed(run, ErrorCode.CANCELLED, "gone", now)
-        log.error("request failed with an unexpected error", exc_info=exc)
-        text = "The server failed while serving this request; see its log"
-        return ErrorCode.INTERNAL.value, self._core.on_failed(run, ErrorCode.INTERNAL, text, now)
+    async def _follow(self, run: core.Run, stream_id: str, after: int) -> None:
+        seq = after
+        async for batch in self._ctx.hub.follow(stream_id, after, self._who):
+            for frame in batch:
+                try:
+                    await self._writer.write(frame)
+                except SlowConsumer:
+                    self._writer.give_up()  # what is left goes out unwaited-for: the error last
+                    stream = self._streams.get(run.id)
+                    if stream is not None:
+                        stream.stop("slow_consumer")
+                seq += 1
+                self._delivered[run.id] = (stream_id, seq)
 
-    async def _answer(self, run: core.Run, stats: RunStats) -> tuple[str, Completion]:
-        request_id = run.request.id
-        streaming = self._core.policy.mode is core.Mode.STREAM
+    async def _hand_off(self, run: core.Run) -> None:
+        stream_id, seq = self._delivered.get(run.id, (None, 0))
+        if stream_id is None and run.id in self._streams:
+            stream_id = self._streams[run.id].id
+        task = self._tasks.get(run.id)
+        if task is not None:
+            task.cancel()  # stop following; the stream goes on, on this node
+        await self._writer.write(protocol.reconnect_frame(stream_id, seq, run.request.id))
+        await self.close(core.CLOSE_GOING_AWAY, "server shutting down: reconnect and resume")
+
+    async def _produce(self, run: core.Run, stream: LocalStream) -> None:
+        frames = protocol.RequestFrames(run.request.id, stream.id)
+        stats, outcome, completion = RunStats(), "ok", Completion()
+        emit = self._ctx.hub.emit
+        try:
+            text, completion = await self._answer(run, stream, frames, stats)
+            emit(stream, frames.done(completion.usage))
+            stream.outcome = (text, completion)
+        except asyncio.CancelledError:
+            outcome = stream.stop_reason or "cancelled"
+            emit(stream, frames.error(*_STOPPED.get(outcome, _STOPPED["cancelled"])))
+        except CodedError as exc:
+            outcome = exc.code.value
+            emit(stream, frames.error(exc.code, exc.message))
+        except Exception as exc:
+            outcome = ErrorCode.INTERNAL.value
+            log.error("request failed with an unexpected error", exc_info=exc)
+            text = "The server failed while serving this request; see its log"
+            emit(stream, frames.error(ErrorCode.INTERNAL, text))
+        finally:
+            record_request(self._ctx, self.id, self.path, run.request.id, stats, outcome,
+                           completion)  # fmt: skip
+
+    async def _answer(self, run: core.Run, stream: LocalStream, frames: protocol.RequestFrames,
+                      stats: RunStats) -> tuple[str, Completion]:  # fmt: skip
+        assert run.backend_request is not None
+        streaming, emit = self._core.policy.mode is core.Mode.STREAM, self._ctx.hub.emit
         reply = self._ctx.backend.stream(run.backend_request)
         parts: list[str] = []
         async with aclosing(reply):
@@ -116,19 +194,11 @@ class SeedSession(SocketSession[core.Connection]):
                     stats.first_delta = time.perf_counter()
                 parts.append(delta)
                 if streaming:
-                    await self._writer.write(protocol.delta_frame(delta, request_id))
+                    emit(stream, frames.delta(delta))
         text = "".join(parts)
-        if streaming:
-            stats.deltas = len(parts)
-            await self._writer.write(protocol.message_frame(text, request_id))
-        else:
-            stats.deltas = 1
-            await self._writer.write(protocol.response_frame(text, request_id))
+        stats.deltas = len(parts) if streaming else 1
+        emit(stream, frames.message(text) if streaming else frames.response(text))
         return text, reply.completion
-
-    def _record(self, run: core.Run, stats: RunStats, outcome: str, completion: Completion
-                ) -> None:  # fmt: skip
-        record_request(self._ctx, self.id, self.path, run.request.id, stats, outcome, completion)
 
 
 def record_request(ctx: ServerContext, connection: int, path: str, request_id: object,
