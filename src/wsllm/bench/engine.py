@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from wsllm.bench.frames import RequestState
 from wsllm.client.transport import WebSocket, connect
@@ -36,6 +37,7 @@ class Workload:
     headers: dict[str, str] = field(default_factory=dict)
     subprotocols: tuple[str, ...] = ()
     seed: int = 0
+    resume: bool = False
 
 
 @dataclass(slots=True)
@@ -51,6 +53,7 @@ class RequestRecord:
     gaps_ms: list[float] = field(default_factory=list)
     error: str | None = None
     error_detail: str = ""
+    resumes: int = 0
 
 
 @dataclass(slots=True)
@@ -185,20 +188,23 @@ async def _request(
     state = workload.new_state()
     item = RequestRecord(started_s=time.perf_counter())
     try:
-        if connection is None or connection.closed.done():
-            opened = time.perf_counter()
-            connection = await asyncio.wait_for(_open(workload, state), workload.timeout_s)
-            item.connect_ms = (time.perf_counter() - opened) * 1000
-        connection.on_message(state.on_message)
-        state.begin(time.perf_counter())
-        connection.send_text(workload.render(prompt))
-        await _await_end(state, connection, workload.timeout_s)
+        async with asyncio.timeout(workload.timeout_s):
+            if connection is None or not connection.is_open:
+                opened = time.perf_counter()
+                connection = await _open(workload, state)
+                item.connect_ms = (time.perf_counter() - opened) * 1000
+            connection.on_message(state.on_message)
+            state.begin(time.perf_counter())
+            connection.send_text(workload.render(prompt))
+            connection = await _until_end(workload, state, connection, prompt)
     except HandshakeError as exc:
         state.fail("handshake", str(exc))
     except ConnectionClosed as exc:
         state.fail("closed", str(exc))
     except TimeoutError:  # before OSError, its base class
         state.fail("timeout", f"no final frame within {workload.timeout_s:g} s")
+        if connection is not None:
+            connection.abort()
     except OSError as exc:
         state.fail("connect", f"{type(exc).__name__}: {exc}")
     except TargetError as exc:
@@ -218,11 +224,22 @@ async def _open(workload: Workload, state: RequestState) -> WebSocket:
     return await connect(workload.url, state.on_message, workload.headers, workload.subprotocols)
 
 
-async def _await_end(state: RequestState, connection: WebSocket, timeout_s: float) -> None:
-    waiting: list[asyncio.Future[object]] = [state.done, connection.closed]  # type: ignore[list-item]
-    done, _ = await asyncio.wait(waiting, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
-    if state.done in done:
-        return
-    if connection.closed in done:
-        raise ConnectionClosed(connection.closed.result())
-    raise TimeoutError
+async def _until_end(workload: Workload, state: RequestState, connection: WebSocket,
+                     prompt: str) -> WebSocket:  # fmt: skip
+    """Wait for the request's final frame; a client that resumes follows its stream onto a new
+    connection when the old one closes or the server says `reconnect`."""
+    while True:
+        waiting: list[asyncio.Future[Any]] = [state.done, connection.closed, state.moved]
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if state.done.done():
+            return connection
+        if not workload.resume:
+            if connection.closed.done():
+                raise ConnectionClosed(connection.closed.result())
+            await connection.closed  # without resuming, a `reconnect` is the end of it
+            raise ConnectionClosed(connection.closed.result())
+        connection.close()
+        picked_up = state.resumed()
+        connection = await _open(workload, state)
+        connection.on_message(state.on_message)
+        connection.send_text(picked_up or workload.render(prompt))

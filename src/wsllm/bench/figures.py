@@ -46,6 +46,7 @@ def figures(run: LoadRun) -> dict[str, Any]:
     return {
         "url": run.url,
         "completed": len(done),
+        "resumed": sum(r.resumes > 0 for r in run.records),
         "errors": len(run.records) - len(done),
         "errors_by_kind": dict(Counter(r.error for r in run.records if r.error)),
         "cut_at_end": run.cut_at_end,

@@ -1,7 +1,10 @@
 """What a request's frames mean to the load generator: which are deltas (the client's one rule,
 `client/frames.py`), and which frame ends the request.
 
-`SeedState` reads the seed protocol: `done` ends the request and `error` fails it. `FoldState`
+`SeedState` reads the seed protocol: `done` ends the request and `error` fails it; it keeps the
+request's stream and the last `seq` seen, so a client that resumes can pick the stream up again on
+a new connection (frames seen before are not counted twice), and it notes a server's `reconnect`.
+`FoldState`
 reads any protocol through an eval target's `streamResponse`, which says when the answer is done.
 `ResponsesState` reads OpenAI's Responses WebSocket mode: `response.completed` ends it.
 """
@@ -10,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+
+import orjson
 
 from wsllm.client import frames
 from wsllm.client.fold import Fold
@@ -26,6 +31,10 @@ class RequestState:
         self.end = 0.0
         self.error: str | None = None
         self.detail = ""
+        self.stream: str | None = None
+        self.seq = 0
+        self.moved: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.resumes = 0
 
     def begin(self, now: float) -> None:
         """The request frame is being sent now."""
@@ -36,9 +45,37 @@ class RequestState:
         if self.recorder.sent_at is None or self.done.done():
             return
         kind, payload = frames.decode(data)
+        if payload is not None and not self._new(payload):
+            return
         chars = len(frames.text_of(payload, data)) if kind is not frames.Kind.CONTROL else 0
         self.recorder.frame(now, data, size, kind, chars)
         self.frame(data, payload, now)
+
+    def _new(self, payload: dict[str, Any]) -> bool:
+        """Whether a frame is new to this request (a resumed stream replays nothing twice)."""
+        if payload.get("type") == "reconnect":
+            self.stream = payload.get("stream") or self.stream
+            if not self.moved.done():
+                self.moved.set_result(None)
+            return False
+        seq = payload.get("seq")
+        if type(seq) is not int:
+            return True
+        if seq <= self.seq:
+            return False
+        self.seq = seq
+        if isinstance(payload.get("stream"), str):
+            self.stream = payload["stream"]
+        return True
+
+    def resumed(self) -> str:
+        """The frame that picks this request up on a new connection: a resume of its stream, or
+        (when nothing of it arrived) nothing: the request is sent again."""
+        self.resumes += 1
+        self.moved = asyncio.get_running_loop().create_future()
+        if self.stream is None:
+            return ""
+        return orjson.dumps({"type": "resume", "stream": self.stream, "after": self.seq}).decode()
 
     def frame(self, data: str, payload: dict[str, Any] | None, now: float) -> None:
         """Decide whether this frame ends the request."""
@@ -62,6 +99,7 @@ class RequestState:
         """Copy the figures into a RequestRecord."""
         r = self.recorder
         record.error, record.error_detail = self.error, self.detail
+        record.resumes = self.resumes
         record.deltas, record.chars = r.deltas, r.chars
         sent = r.sent_at or 0.0
         if r.content_times:

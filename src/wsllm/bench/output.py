@@ -169,6 +169,7 @@ def _records(run: LoadRun) -> list[dict[str, Any]]:
             "chars": r.chars,
             "error": r.error,
             "detail": r.error_detail or None,
+            "resumes": r.resumes,
         }
         for r in run.records
     ]

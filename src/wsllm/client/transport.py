@@ -19,6 +19,7 @@ from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
+from websockets.protocol import State
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
@@ -132,9 +133,14 @@ class WebSocket:
         """Route the following messages to `handler(text, size, arrival_time)`."""
         self._protocol.on_message = handler
 
+    @property
+    def is_open(self) -> bool:
+        """Whether frames can still be sent (no close frame has come or gone)."""
+        return not self.closed.done() and self._protocol.ws.state is State.OPEN
+
     def send_text(self, text: str) -> None:
         """Send one text frame."""
-        if self.closed.done() or self._protocol.transport is None:
+        if not self.is_open or self._protocol.transport is None:
             raise ConnectionClosed(self.closed.result() if self.closed.done() else None)
         self._protocol.ws.send_text(text.encode())
         self._protocol.flush()

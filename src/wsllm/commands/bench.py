@@ -10,8 +10,6 @@ from wsllm.commands import parser, path
 if TYPE_CHECKING:
     from wsllm.commands import Subcommands
 
-SEED_TEMPLATE = '{"input": {{prompt | dump}}}'
-
 
 def add_parser(commands: Subcommands) -> None:
     """The `bench` subcommand's flags."""
@@ -35,8 +33,19 @@ def add_parser(commands: Subcommands) -> None:
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per request (30)")
     p.add_argument("--prompts", type=path, help="prompts file: text lines or JSONL")
     p.add_argument("--prompt-words", type=int, default=16, help="size of generated prompts (16)")
-    p.add_argument("--message-template", default=SEED_TEMPLATE,
-                   help=f"the request frame, a template of `prompt` ({SEED_TEMPLATE})")  # fmt: skip
+    p.add_argument(
+        "--protocol", choices=("seed", "responses"), default="seed",
+        help="seed (/ws-stream) or responses (OpenAI's WebSocket mode, /v1/responses)",
+    )  # fmt: skip
+    p.add_argument("--model", default="gpt-4.1-mini",
+                   help="the model a `responses` request names (gpt-4.1-mini)")  # fmt: skip
+    p.add_argument(
+        "--message-template",
+        help="the request frame, a template of `prompt` (default: the protocol's)",
+    )
+    p.add_argument("--resume", action="store_true",
+                   help="clients resume: a dropped connection or a `reconnect` picks the stream up "
+                   "on a new connection (wsllm serve's resumable streams)")  # fmt: skip
     p.add_argument("--header", action="append", default=[], help="NAME: VALUE, repeatable")
     p.add_argument("--rounds", type=int, help="rounds per endpoint (1; 3 with --vs)")
     p.add_argument("--seed", type=int, default=0, help="seed for prompts and arrivals")

@@ -119,8 +119,10 @@ def _workload(args: argparse.Namespace) -> Workload:
     else:
         if not args.url.startswith(("ws://", "wss://")):
             raise ConfigError(f"{args.url}: not a ws:// or wss:// URL")
-        url, render = args.url, workload.seed_renderer(args.message_template)
-        new_state, prompts, subprotocols = workload.seed_states(), (), ()
+        template, new_state = workload.protocol_of(args.protocol)
+        url = args.url
+        render = workload.seed_renderer(args.message_template or template, args.model)
+        prompts, subprotocols = (), ()
     if args.prompts is not None:
         prompts = workload.prompts_from_file(args.prompts)
     if not prompts:
@@ -131,7 +133,7 @@ def _workload(args: argparse.Namespace) -> Workload:
         url=url, render=render, prompts=prompts, new_state=new_state,
         concurrency=args.concurrency, requests=requests, duration_s=args.duration, rate=args.rate,
         keep_connection=not args.new_connection, warmup=args.warmup, timeout_s=args.timeout,
-        headers=headers, subprotocols=subprotocols, seed=args.seed,
+        headers=headers, subprotocols=subprotocols, seed=args.seed, resume=args.resume,
     )  # fmt: skip
 
 
