@@ -13,7 +13,8 @@ import pytest
 
 _PATH = Path(__file__).resolve().parents[2] / "examples" / "cluster" / "cluster.py"
 _spec = importlib.util.spec_from_file_location("wsllm_cluster_testbed", _PATH)
-assert _spec is not None and _spec.loader is not None
+assert _spec is not None
+assert _spec.loader is not None
 testbed: Any = importlib.util.module_from_spec(_spec)
 sys.modules["wsllm_cluster_testbed"] = testbed
 _spec.loader.exec_module(testbed)
