@@ -37,6 +37,7 @@ frontend wsllm
     default_backend nodes
 backend nodes
     balance roundrobin
+    option forwardfor
     option httpchk GET /health
 {servers}
 """
@@ -122,7 +123,8 @@ class Cluster:
     async def start_node(self, *extra: str) -> Node:
         """One more node, on a free port, sharing the cluster's Redis."""
         port = free_port()
-        env = {**os.environ, **self.env, "WSLLM_REDIS_URL": self.redis_url, "PORT": str(port)}
+        env = {**os.environ, "WSLLM_TRUSTED_PROXIES": "127.0.0.1", **self.env,
+               "WSLLM_REDIS_URL": self.redis_url, "PORT": str(port)}  # fmt: skip
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "wsllm", "serve", "--backend", "simulated", *self.serve_args,
             *extra, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,

@@ -96,6 +96,11 @@ class Settings:
     )
     api_keys: str = _setting("", "WSLLM_API_KEYS", "comma-separated keys; none: no auth")
     allowed_origins: str = _setting("", "WSLLM_ALLOWED_ORIGINS", "comma-separated browser origins")
+    trusted_proxies: str = _setting(
+        "",
+        "WSLLM_TRUSTED_PROXIES",
+        "comma-separated addresses of balancers whose X-Forwarded-For names the client",
+    )
     handshake_timeout: float = _setting(
         10.0, "WSLLM_HANDSHAKE_TIMEOUT", "seconds a client may take to send its HTTP request"
     )
@@ -130,6 +135,11 @@ class Settings:
         return frozenset(
             o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()
         )
+
+    @property
+    def proxy_set(self) -> frozenset[str]:
+        """Balancers whose X-Forwarded-For is believed."""
+        return frozenset(p.strip() for p in self.trusted_proxies.split(",") if p.strip())
 
     @property
     def effective_backend(self) -> BackendName:

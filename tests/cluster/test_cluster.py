@@ -162,3 +162,47 @@ async def test_a_rolling_restart_under_load_fails_no_request_of_clients_that_res
     assert (figures["completed"], figures["errors"], figures["cut_at_end"]) == (600, 0, 0)
     assert figures["resumed"] > 0, out.decode()  # clients of the restarted node really moved
     assert figures["resumed"] > 0  # clients of the restarted node really moved
+
+
+async def test_a_rate_limit_is_one_limit_across_every_node() -> None:
+    from tests.cluster.conftest import testbed
+
+    bed = testbed.Cluster(env={"WSLLM_RATE_LIMIT": "6"})
+    await bed.start()
+    outcomes: list[str] = []
+    try:
+        async with aiohttp.ClientSession() as http:
+            for node in bed.nodes:  # three requests on each node: nine in all, six allowed
+                ws = await connect(http, f"ws://127.0.0.1:{node.port}")
+                for _ in range(3):
+                    await ws.send_json({"input": "count me"})
+                    frames = await until_end(ws)
+                    outcomes.append(frames[-1].get("code", "ok"))
+                await ws.close()
+    finally:
+        await bed.stop()
+    assert outcomes.count("ok") == 6
+    assert outcomes.count("rate_limited") == 3
+
+
+async def test_a_per_client_connection_cap_counts_the_clients_connections_on_every_node() -> None:
+    from tests.cluster.conftest import testbed
+
+    bed = testbed.Cluster(env={"WSLLM_MAX_CONNECTIONS_PER_CLIENT": "4"})
+    await bed.start()
+    forwarded = {"X-Forwarded-For": "10.9.8.7"}  # as the balancer says who the client is
+    try:
+        async with aiohttp.ClientSession() as http:
+            held = [await http.ws_connect(f"ws://127.0.0.1:{node.port}/ws-stream", headers=forwarded)
+                    for node in (*bed.nodes, bed.nodes[0])]  # fmt: skip
+            await asyncio.sleep(0.3)  # the counts reach Redis
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await http.ws_connect(f"ws://127.0.0.1:{bed.nodes[1].port}/ws-stream",
+                                      headers=forwarded)  # fmt: skip
+            assert refused.value.status == 429
+            other = await http.ws_connect(f"ws://127.0.0.1:{bed.nodes[1].port}/ws-stream",
+                                          headers={"X-Forwarded-For": "10.1.1.1"})  # fmt: skip
+            for ws in [*held, other]:
+                await ws.close()
+    finally:
+        await bed.stop()

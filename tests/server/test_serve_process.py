@@ -192,3 +192,22 @@ async def test_on_sigterm_a_responses_connection_finishes_its_response_then_clos
     assert (await ws.receive(timeout=10)).type is aiohttp.WSMsgType.CLOSE
     assert ws.close_code == 1001
     assert await server.exited() == 0
+
+
+async def test_metrics_count_every_workers_requests(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    server = await ServeProcess.start(
+        "--port", "0", "--workers", "2", cwd=tmp_path, env=clean_env()
+    )
+    base = await server.base_url()
+    for _ in range(12):  # the kernel spreads connections over the two workers
+        async with http.ws_connect(ws_url(base, "/ws-stream")) as ws:
+            await receive(ws)
+            assert (await ask(ws, {"input": "count me"}))[-1]["type"] == "done"
+    await asyncio.sleep(1.5)  # each worker writes its counts once a second
+    for _ in range(4):  # whichever worker answers, it tells the whole server's
+        async with http.get(f"{base}/metrics") as response:
+            text = await response.text()
+        assert 'wsllm_requests_total{path="/ws-stream",outcome="ok"} 12' in text
+    assert await server.stop() == 0

@@ -4,15 +4,16 @@ backend's lifetime."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from typing import Any
 
 from aiohttp import web
 
 from wsllm.backends import Backend, create_backend
-from wsllm.server import auth
+from wsllm.server import auth, worker_metrics
 from wsllm.server.connection import Mode
 from wsllm.server.context import ServerContext
 from wsllm.server.responses_ws import PATH as RESPONSES_PATH
@@ -44,17 +45,29 @@ def create_app(settings: Settings, backend: Backend | None = None) -> web.Applic
     app.on_response_prepare.append(_allow_any_origin)
     if settings.redis_url:
         app.on_startup.append(_share_streams)
+    if worker_metrics.folder() is not None:
+        app.cleanup_ctx.append(_write_worker_metrics)
     app.on_shutdown.append(drain)
     app.on_cleanup.append(_close_backend)
     return app
 
 
+async def _write_worker_metrics(app: web.Application) -> AsyncIterator[None]:
+    where = worker_metrics.folder()
+    assert where is not None
+    task = asyncio.create_task(worker_metrics.keep_writing(app[CONTEXT].metrics, where))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def _share_streams(app: web.Application) -> None:
-    from wsllm.server.shared import SharedStreams  # Redis is loaded only by nodes that use it
+    from wsllm.server.shared import SharedEngine  # Redis is loaded only by nodes that use it
 
     ctx = app[CONTEXT]
     assert ctx.settings.redis_url
-    shared = SharedStreams(ctx.settings.redis_url, ctx.settings.resume_ttl,
+    shared = SharedEngine(ctx.settings.redis_url, ctx.settings.resume_ttl,
                            ctx.settings.resume_grace)  # fmt: skip
     ctx.hub.shared = shared
     await shared.start(ctx.hub)
@@ -71,7 +84,11 @@ async def health(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     """`GET /metrics`: Prometheus text format."""
-    text = request.app[CONTEXT].metrics.render()
+    counts = request.app[CONTEXT].metrics
+    where = worker_metrics.folder()
+    if where is not None:  # one worker of several: the answer is the whole server's
+        counts = counts.merged(worker_metrics.others(where))
+    text = counts.render()
     return web.Response(text=text, content_type="text/plain", charset="utf-8",
                         headers={"X-Content-Type-Options": "nosniff"})  # fmt: skip
 
@@ -120,28 +137,44 @@ def _socket_route(path: str, make: SessionFactory, first_message_auth: bool = Tr
         )  # fmt: skip
         if not ws.can_prepare(request).ok:
             return web.Response(status=426, text=f"{path} is a WebSocket endpoint\n")
-        refused, identity = _handshake_refusal(request, ctx, first_message_auth)
+        client = client_of(request, ctx.settings)
+        refused, identity = await _handshake_refusal(request, ctx, client, first_message_auth)
         if refused is not None:
             return refused
         await ws.prepare(request)
         transport = request.transport
         if transport is None:  # the client left during the handshake
             return ws
-        client = request.remote or "unknown"
         await _serve_session(ctx, make(ws, transport, ctx, client, identity), client)
         return ws
 
     return handler
 
 
-def _handshake_refusal(request: web.Request, ctx: ServerContext, first_message_auth: bool
-                       ) -> tuple[web.Response | None, str | None]:  # fmt: skip
+def client_of(request: web.Request, settings: Settings) -> str:
+    """The client's address: the peer's, or behind a trusted proxy the one it forwarded."""
+    peer = request.remote or "unknown"
+    if peer not in settings.proxy_set:
+        return peer
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    return hops[-1] if hops else peer
+
+
+async def _handshake_refusal(request: web.Request, ctx: ServerContext, client: str,
+                             first_message_auth: bool
+                             ) -> tuple[web.Response | None, str | None]:  # fmt: skip
     """The answer refusing this upgrade, if any; else who the client is."""
     if not auth.origin_ok(request.headers.get("Origin"), ctx.settings.origin_set):
         return _refuse(ctx, 403, "this origin may not connect", "origin"), None
     if ctx.draining:
         return _refuse(ctx, 503, "the server is shutting down", "shutting_down"), None
-    refusal = ctx.limits.refusal(request.remote or "unknown")
+    elsewhere = 0
+    shared = ctx.hub.shared
+    if shared is not None and ctx.settings.max_connections_per_client:
+        everywhere = await shared.connections(client)  # None: Redis cannot say; count here
+        elsewhere = max(0, (everywhere or 0) - ctx.limits.held_by(client))
+    refusal = ctx.limits.refusal(client, elsewhere)
     if refusal is not None:
         return _refuse(ctx, refusal[0], refusal[1], "connection_limit"), None
     identity, refused = _identify(request, ctx.settings)
@@ -166,6 +199,8 @@ def _responses_session(ws: web.WebSocketResponse, transport: asyncio.Transport,
 
 async def _serve_session(ctx: ServerContext, session: SocketSession[Any], client: str) -> None:
     ctx.limits.opened(client)
+    if ctx.hub.shared is not None:
+        ctx.hub.shared.connection_changed(client, +1)
     ctx.sessions.add(session)
     ctx.metrics.connections_open += 1
     ctx.metrics.connections_total += 1
@@ -175,6 +210,8 @@ async def _serve_session(ctx: ServerContext, session: SocketSession[Any], client
         ctx.metrics.connections_open -= 1
         ctx.sessions.discard(session)
         ctx.limits.closed(client)
+        if ctx.hub.shared is not None:
+            ctx.hub.shared.connection_changed(client, -1)
 
 
 def _protocols(request: web.Request) -> tuple[str, ...]:

@@ -41,6 +41,8 @@ class ServerContext:
     def __post_init__(self) -> None:
         self.hub = StreamHub(self.settings.resume_ttl, self.settings.resume_grace)
         self.limits = ConnectionLimits(
-            self.settings.max_connections, self.settings.max_connections_per_client
+            self.settings.max_connections,
+            self.settings.max_connections_per_client,
+            self.settings.proxy_set,
         )
         self.rate = RateLimiter(self.settings.rate_limit)

@@ -12,7 +12,8 @@ class ConnectionLimits:
     ("pending"), so half-sent requests cannot escape the per-client limit.
     """
 
-    def __init__(self, total: int, per_client: int) -> None:
+    def __init__(self, total: int, per_client: int, trusted: frozenset[str] = frozenset()) -> None:
+        self.trusted = trusted
         self._total_limit = total
         self._client_limit = per_client
         self.total = 0
@@ -22,14 +23,21 @@ class ConnectionLimits:
         self.rejected_early = 0
         self.timed_out = 0
 
-    def refusal(self, client: str) -> tuple[int, str] | None:
-        """(HTTP status, reason) if one more connection from `client` is over a limit."""
+    def refusal(self, client: str, elsewhere: int = 0) -> tuple[int, str] | None:
+        """(HTTP status, reason) if one more connection from `client` is over a limit; it holds
+        `elsewhere` more on other nodes."""
         if self._total_limit and self.total + self._pending_total >= self._total_limit:
             return 503, "the server is at its connection limit"
-        count = self._by_client.get(client, 0) + self._pending.get(client, 0)
+        if client in self.trusted:  # a balancer: its clients are counted one by one, later
+            return None
+        count = self._by_client.get(client, 0) + self._pending.get(client, 0) + elsewhere
         if self._client_limit and count >= self._client_limit:
             return 429, "too many connections from this client"
         return None
+
+    def held_by(self, client: str) -> int:
+        """The WebSocket connections `client` holds here."""
+        return self._by_client.get(client, 0)
 
     def pending_opened(self, client: str) -> None:
         """A connection is sending its first request head."""

@@ -1,9 +1,14 @@
-"""Prometheus metrics in the text exposition format (no I/O, no dependency)."""
+"""Prometheus metrics in the text exposition format (no I/O, no dependency).
+
+With `--workers`, each worker's counts are a snapshot (plain JSON) that any worker merges into
+the answer of `/metrics`, so the figures are the whole server's whichever worker answers.
+"""
 
 from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from typing import Any
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -28,6 +33,23 @@ class Histogram:
         self.counts = [0] * (len(buckets) + 1)
         self.total = 0.0
         self.n = 0
+
+    def add(self, other: Histogram) -> None:
+        """Count another histogram's observations too (same buckets)."""
+        self.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
+        self.total += other.total
+        self.n += other.n
+
+    def snapshot(self) -> dict[str, Any]:
+        """The histogram as plain data."""
+        return {"counts": self.counts, "total": self.total, "n": self.n}
+
+    @classmethod
+    def restore(cls, data: dict[str, Any]) -> Histogram:
+        """A histogram from `snapshot()`."""
+        made = cls()
+        made.counts, made.total, made.n = list(data["counts"]), float(data["total"]), int(data["n"])
+        return made
 
     def observe(self, value: float) -> None:
         """Add one observation."""
@@ -72,6 +94,33 @@ class ServerMetrics:
             if usage and kind in usage:
                 self.tokens[kind.removesuffix("_tokens")] += usage[kind]
 
+    def snapshot(self) -> dict[str, Any]:
+        """The counts as plain data, for another worker to merge."""
+        return {
+            "open": self.connections_open, "total": self.connections_total,
+            "rejected": dict(self.rejected), "deltas": self.deltas_total,
+            "requests": [[dict(k), n] for k, n in self.requests.items()],
+            "tokens": dict(self.tokens), "ttft": self.ttft.snapshot(),
+            "duration": self.duration.snapshot(),
+        }  # fmt: skip
+
+    def merged(self, snapshots: list[dict[str, Any]]) -> ServerMetrics:
+        """These counts and the snapshots' together."""
+        whole = ServerMetrics()
+        for data in [self.snapshot(), *snapshots]:
+            whole.connections_open += data["open"]
+            whole.connections_total += data["total"]
+            whole.deltas_total += data["deltas"]
+            for reason, n in data["rejected"].items():
+                whole.rejected[reason] += n
+            for labels, n in data["requests"]:
+                whole.requests[tuple(sorted(labels.items(), key=_label_order))] += n
+            for kind, n in data["tokens"].items():
+                whole.tokens[kind] += n
+            whole.ttft.add(Histogram.restore(data["ttft"]))
+            whole.duration.add(Histogram.restore(data["duration"]))
+        return whole
+
     def render(self) -> str:
         """The exposition text."""
         lines = [
@@ -104,3 +153,7 @@ class ServerMetrics:
             *(f'wsllm_tokens_total{{kind="{k}"}} {n}' for k, n in sorted(self.tokens.items())),
         ]
         return "\n".join(lines) + "\n"
+
+
+def _label_order(pair: tuple[str, str]) -> int:
+    return ("path", "outcome").index(pair[0]) if pair[0] in ("path", "outcome") else 2

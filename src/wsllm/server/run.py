@@ -6,9 +6,11 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +20,7 @@ from aiohttp import web
 from wsllm.backends import create_backend
 from wsllm.errors import ConfigError
 from wsllm.process import listen_error, use_uvloop
+from wsllm.server import worker_metrics
 from wsllm.server.app import CONTEXT, create_app
 from wsllm.server.context import ServerContext
 from wsllm.server.guard import guarded
@@ -70,7 +73,17 @@ def _run_worker(settings: Settings, sock: socket.socket, announce: bool) -> None
 
 
 def _supervise(settings: Settings, sock: socket.socket) -> None:
-    """Fork the workers, which share the listening socket; pass signals on; wait for them."""
+    """Fork the workers, which share the listening socket and a folder for their metrics; pass
+    signals on; wait for them."""
+    shared = tempfile.mkdtemp(prefix="wsllm-metrics-")
+    os.environ[worker_metrics.FOLDER_ENV] = shared
+    try:
+        _fork_workers(settings, sock)
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def _fork_workers(settings: Settings, sock: socket.socket) -> None:
     context = multiprocessing.get_context("fork")
     workers = [context.Process(target=_run_worker, args=(settings, sock, n == 0), daemon=False)
                for n in range(settings.workers)]  # fmt: skip

@@ -85,7 +85,7 @@ class SeedSession(SocketSession[core.Connection]):
 
     async def _other(self, action: Any) -> None:
         if isinstance(action, core.Admit):
-            wait = self._ctx.rate.retry_after(self._core.identity or self._client, time.monotonic())
+            wait = await self._rate_check(self._core.identity or self._client)
             await self._do(self._core.on_admitted(action.request, wait))
         elif isinstance(action, core.CancelStream):
             if not await self._ctx.hub.cancel(action.stream, self._who):
@@ -109,6 +109,15 @@ class SeedSession(SocketSession[core.Connection]):
                     stream.stop(action.run.stop.value if action.run.stop else "cancelled")
                     continue
             await super()._do([action])
+
+    async def _rate_check(self, who: str) -> float | None:
+        """Seconds `who` must wait, or None: across every node when Redis is there to ask."""
+        per_minute, shared = self._ctx.settings.rate_limit, self._ctx.hub.shared
+        if per_minute and shared is not None and shared.healthy:
+            answered, wait = await shared.retry_after(who, per_minute)
+            if answered:
+                return wait
+        return self._ctx.rate.retry_after(who, time.monotonic())
 
     def _produce_for(self, run: core.Run) -> None:
         stream = self._ctx.hub.open(self._who)

@@ -11,6 +11,7 @@ and a resume that needs Redis is answered `stream_lost`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -45,6 +46,29 @@ if ARGV[2] == '1' then
 end
 return 1
 """
+_BUCKET = """
+local now = redis.call('TIME')
+local ms = now[1] * 1000 + math.floor(now[2] / 1000)
+local capacity, rate = tonumber(ARGV[1]), tonumber(ARGV[2])
+local held = redis.call('HMGET', KEYS[1], 't', 'ts')
+local tokens = tonumber(held[1]) or capacity
+local since = tonumber(held[2]) or ms
+tokens = math.min(capacity, tokens + (ms - since) / 1000 * rate)
+local wait = -1
+if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) / rate * 1000) end
+redis.call('HSET', KEYS[1], 't', tostring(tokens), 'ts', ms)
+redis.call('PEXPIRE', KEYS[1], 120000)
+return wait
+"""
+_COUNT = """
+local held = redis.call('HGETALL', KEYS[1])
+local total = 0
+for i = 1, #held, 2 do
+  if redis.call('EXISTS', 'wsllm:node:' .. held[i]) == 1 then total = total + tonumber(held[i + 1])
+  else redis.call('HDEL', KEYS[1], held[i]) end
+end
+return total
+"""
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
@@ -62,7 +86,7 @@ def lost() -> StreamError:
     return StreamError(ErrorCode.STREAM_LOST, "The stream was lost with the node that made it")
 
 
-class SharedStreams:
+class SharedEngine:
     """This node's side of the shared engine."""
 
     def __init__(self, url: str, ttl: float, grace: float) -> None:
@@ -78,12 +102,15 @@ class SharedStreams:
         self._scheduled = False
         self.healthy = False
         self._tasks: list[asyncio.Task[None]] = []
+        self._counting: set[asyncio.Task[None]] = set()
         self._hub: StreamHub | None = None
 
     async def start(self, hub: StreamHub) -> None:
         """Connect (a Redis that is down now is retried), listen for cancels, renew leases."""
         self._hub = hub
         await self._check()
+        with contextlib.suppress(RedisError, OSError):
+            await self._redis.set(f"wsllm:node:{self.node}", b"1", px=int(LEASE_S * 1000))
         self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._keep())]
 
     async def stop(self) -> None:
@@ -185,10 +212,13 @@ class SharedStreams:
                 self._streams.pop(stream_id, None)
 
     async def _keep(self) -> None:
-        """Renew the leases of the streams still running here; watch Redis come and go."""
+        """Say this node lives; renew the leases of its running streams; watch Redis."""
         while True:
             await asyncio.sleep(LEASE_S / 3)
             await self._check()
+            with contextlib.suppress(RedisError, OSError):
+                if self.healthy:
+                    await self._redis.set(f"wsllm:node:{self.node}", b"1", px=int(LEASE_S * 1000))
             running = [s for s in self._streams.values() if not s.final]
             if not running or not self.healthy:
                 continue
@@ -280,3 +310,35 @@ class SharedStreams:
         stream = self._hub.find(stream_id, identity)
         if stream is not None:
             stream.stop("cancelled")
+
+    # Limits every node shares.
+
+    async def retry_after(self, who: str, per_minute: float) -> tuple[bool, float | None]:
+        """(answered, wait): None if `who` may send a request now (and it is counted), else the
+        seconds to wait; a token bucket in Redis, so N a minute is N across every node. Not
+        answered when Redis cannot say (the caller counts on its own node then)."""
+        try:
+            wait: Any = await self._redis.eval(_BUCKET, 1, f"wsllm:rate:{who}", per_minute,
+                                               per_minute / 60.0)  # fmt: skip
+        except (RedisError, OSError):
+            return False, None
+        return True, None if int(wait) < 0 else int(wait) / 1000
+
+    async def connections(self, client: str) -> int | None:
+        """How many connections `client` holds on every live node (None: Redis cannot say)."""
+        try:
+            total: Any = await self._redis.eval(_COUNT, 1, f"wsllm:conn:{client}")
+        except (RedisError, OSError):
+            return None
+        return int(total)
+
+    def connection_changed(self, client: str, change: int) -> None:
+        """Count a connection of `client` on this node opened (+1) or closed (-1)."""
+        if self.healthy:
+            task = asyncio.get_running_loop().create_task(self._count_connection(client, change))
+            self._counting.add(task)
+            task.add_done_callback(self._counting.discard)
+
+    async def _count_connection(self, client: str, change: int) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            await self._redis.hincrby(f"wsllm:conn:{client}", self.node, change)

@@ -20,7 +20,7 @@ from wsllm.errors import StreamError
 from wsllm.protocol import is_final
 
 if TYPE_CHECKING:
-    from wsllm.server.shared import SharedStreams
+    from wsllm.server.shared import SharedEngine
 
 STREAM_PREFIX = "st_"
 
@@ -83,7 +83,7 @@ class LocalStream:
 class StreamHub:
     """A node's streams: those it makes, kept `ttl` seconds after they end."""
 
-    def __init__(self, ttl: float, grace: float, shared: SharedStreams | None = None) -> None:
+    def __init__(self, ttl: float, grace: float, shared: SharedEngine | None = None) -> None:
         self._ttl = ttl
         self._grace = grace
         self.shared = shared
