@@ -19,7 +19,8 @@ async def test_serve_on_the_embedded_backend(tmp_path: Path, http: aiohttp.Clien
     assert "simulated model" in await server.line_matching("backend:")
     await server.line_matching("not a real model")
     async with http.get(f"{base}/health") as response:
-        assert await response.json() == {"status": "ok"}
+        health = await response.json()
+    assert (health["status"], health["backend"]) == ("ok", "simulated")
     async with http.ws_connect(ws_url(base, "/ws-stream")) as ws:
         await receive(ws)
         frames = await ask(ws, {"input": "hi"})

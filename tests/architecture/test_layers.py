@@ -132,8 +132,12 @@ def test_lower_layers_do_not_reach_up() -> None:
         "wsllm.evals": {"wsllm.report", "wsllm.store", "wsllm.commands", "wsllm.bench"},
     }
     for low, high in above.items():
-        reached = {p for p in graph for h in high if p.startswith(low) and any(
-            d == h or d.startswith(h + ".") for d in graph[p])}
+        reached = {
+            p
+            for p in graph
+            for h in high
+            if p.startswith(low) and any(d == h or d.startswith(h + ".") for d in graph[p])
+        }
         assert not reached, f"{low} imports a layer above it: {sorted(reached)}"
 
 

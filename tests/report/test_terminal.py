@@ -105,8 +105,5 @@ async def test_silence_after_the_servers_done_is_not_called_a_stall(
     assert code == 100, out + err
     flat = " ".join(out.replace("│", " ").split())
     assert "the stream ended with `done`" in flat
-    assert re.search(
-        r"silent \d+ms after the server's `done` until the cut: streamResponse never returned true",
-        flat,
-    )
+    assert "streamResponse never returned true" in flat
     assert "stalled" not in out

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from wsllm.evals.results import EvalRun, GradingResult, TestResult
-from wsllm.report.summary import RunSummary, ended_with_done, summarise_run
+from wsllm.report.summary import RunSummary, summarise_run
 
 _STYLE = {"pass": "green", "fail": "red", "error": "bold red"}
 
@@ -63,15 +63,12 @@ def stream_figures(result: TestResult) -> str:
 
 
 def stall_note(result: TestResult) -> str | None:
-    """What a stream cut short after a silence says of it; None for a stream that ended well."""
+    """What a stream cut short after a silence says of it; None for a stream that ended well
+    (one the server ended with `done` is not a stall, even if the config never read it whole:
+    its error says so)."""
     stalled = result.response.metrics.stalled_ms
     if stalled is None:
         return None
-    if ended_with_done(result):
-        return (
-            f"silent {_ms(stalled)} after the server's `done` until the cut: "
-            "streamResponse never returned true"
-        )
     return f"stalled {_ms(stalled)}: silence from the last delta until the stream was cut"
 
 
