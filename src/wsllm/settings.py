@@ -116,7 +116,12 @@ class Settings:
         "seconds a request goes on after its client drops, waiting to be resumed",
     )
     resume_ttl: float = _setting(
-        60.0, "WSLLM_RESUME_TTL", "seconds a finished stream is kept for clients to resume"
+        30.0, "WSLLM_RESUME_TTL", "seconds a finished stream is kept for clients to resume"
+    )
+    resume_max_bytes: int = _setting(
+        268_435_456,
+        "WSLLM_RESUME_MAX_BYTES",
+        "bytes of finished streams a node keeps in memory at most (the oldest go first)",
     )
     responses_connection_limit: float = _setting(
         3600.0,
@@ -265,6 +270,7 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "responses_connection_limit": _non_negative_float,
     "resume_grace": _non_negative_float,
     "resume_ttl": _non_negative_float,
+    "resume_max_bytes": _positive_int,
     "connect_timeout": _non_negative_float,
     "sim_ttft_ms": _non_negative_float,
     "sim_itl_ms": _non_negative_float,

@@ -191,10 +191,17 @@ class OpenAIClient:
         return b"".join(parts)
 
     async def _read(self, pending: Any, deadline: float) -> bytes:
+        # The socket's read timeout bounds silence; the deadline is checked after each read, and
+        # needs a timer of its own only once it is nearer than the silence timeout (a timer a
+        # read would cost more than the read on the hot path).
+        loop = asyncio.get_running_loop()
+        silence = self.limits.silence_timeout
         try:
-            async with asyncio.timeout_at(deadline):
+            if silence and deadline - loop.time() > silence:
                 data: bytes = await pending
-                return data
+            else:
+                async with asyncio.timeout_at(deadline):
+                    data = await pending
         except TimeoutError as exc:
             if asyncio.get_running_loop().time() >= deadline:
                 raise self._deadline_error() from exc
@@ -206,6 +213,9 @@ class OpenAIClient:
                 ErrorCode.UPSTREAM_INTERRUPTED,
                 "The model server closed the stream before it finished",
             ) from exc
+        if loop.time() >= deadline:
+            raise self._deadline_error()
+        return data
 
     def _unreachable(self, reason: str) -> UpstreamError:
         return UpstreamError(

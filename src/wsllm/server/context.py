@@ -39,7 +39,10 @@ class ServerContext:
     hub: StreamHub = field(init=False)
 
     def __post_init__(self) -> None:
-        self.hub = StreamHub(self.settings.resume_ttl, self.settings.resume_grace)
+        self.hub = StreamHub(
+            self.settings.resume_ttl, self.settings.resume_grace,
+            max_bytes=self.settings.resume_max_bytes,
+        )  # fmt: skip
         self.limits = ConnectionLimits(
             self.settings.max_connections,
             self.settings.max_connections_per_client,

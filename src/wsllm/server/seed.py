@@ -128,9 +128,12 @@ class SeedSession(SocketSession[core.Connection]):
     async def _stream(self, run: core.Run) -> list[Any]:
         """Follow the run's stream (or the one it resumes) to the client."""
         stream = self._streams.get(run.id)
-        target = (stream.id, 0) if stream else (run.resume.stream, run.resume.after)  # type: ignore[union-attr]
         try:
-            await self._follow(run, *target)
+            if stream is not None:
+                await self._follow_local(run, stream)
+            else:
+                assert run.resume is not None
+                await self._follow(run, run.resume.stream, run.resume.after)
         except StreamError as exc:
             return list(self._core.on_refused(run, exc.code, exc.message, time.monotonic()))
         except (asyncio.CancelledError, ConnectionError):
@@ -157,6 +160,42 @@ class SeedSession(SocketSession[core.Connection]):
                         stream.stop("slow_consumer")
                 seq += 1
                 self._delivered[run.id] = (stream_id, seq)
+
+    async def _follow_local(self, run: core.Run, stream: LocalStream) -> None:
+        """Follow the stream this connection's request makes: the backlog with waits for a slow
+        client, then, once caught up, each frame as it is made (no task switch a frame)."""
+        hub, writer = self._ctx.hub, self._writer
+        delivered = 0
+
+        def sink(frame: bytes) -> bool:
+            nonlocal delivered
+            if not writer.write_nowait(frame):
+                return False
+            delivered += 1
+            self._delivered[run.id] = (stream.id, delivered)
+            return True
+
+        hub.attach(stream)
+        try:
+            while True:
+                while delivered < len(stream.frames):
+                    await self._write_one(run, stream, stream.frames[delivered])
+                    delivered += 1
+                    self._delivered[run.id] = (stream.id, delivered)
+                if stream.final:
+                    return
+                stream.sink = sink
+                await stream.more()
+        finally:
+            stream.sink = None
+            hub.detach(stream)
+
+    async def _write_one(self, run: core.Run, stream: LocalStream, frame: bytes) -> None:
+        try:
+            await self._writer.write(frame)
+        except SlowConsumer:
+            self._writer.give_up()  # what is left goes out unwaited-for: the error last
+            stream.stop("slow_consumer")
 
     async def _hand_off(self, run: core.Run) -> None:
         stream_id, seq = self._delivered.get(run.id, (None, 0))

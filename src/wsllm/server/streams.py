@@ -10,9 +10,12 @@ replay a stream, cancel it, or tell that its node died (`stream_lost`).
 
 from __future__ import annotations
 
+import array
 import asyncio
+import itertools
 import secrets
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from wsllm.codes import ErrorCode
@@ -34,7 +37,7 @@ class LocalStream:
     """One request's frames, on the node that makes them."""
 
     __slots__ = ("_grace", "_task", "_waiter", "final", "frames", "id", "identity", "outcome",
-                 "readers", "stop_reason")  # fmt: skip
+                 "readers", "sink", "stop_reason")  # fmt: skip
 
     def __init__(self, stream_id: str, identity: str) -> None:
         self.id = stream_id
@@ -47,15 +50,33 @@ class LocalStream:
         self._waiter: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._grace: asyncio.TimerHandle | None = None
+        # A reader that has caught up takes frames as they are made, with no task switch:
+        # `sink(frame)` is True when it took the frame, False when the reader must catch up.
+        self.sink: Callable[[bytes], bool] | None = None
 
     def emit(self, frame: bytes) -> None:
-        """Add the next frame (its `seq` is its place, from 1) and wake the readers."""
+        """Add the next frame (its `seq` is its place, from 1) and hand it to the readers."""
         self.frames.append(frame)
-        if is_final(frame):
+        final = is_final(frame)
+        if final:
             self.final = True
+        sink = self.sink
+        if sink is not None and sink(frame) and not final:
+            return
+        self.sink = None
+        self.wake()
+
+    def wake(self) -> None:
+        """Wake the readers waiting for frames."""
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    async def more(self) -> None:
+        """Until there is something new (a frame a sink refused, the end, a stop)."""
+        if self._waiter is None or self._waiter.done():
+            self._waiter = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._waiter)
 
     async def batches(self, after: int) -> AsyncIterator[list[bytes]]:
         """The frames after `after`, a batch at a time as they come, through the final one."""
@@ -67,9 +88,7 @@ class LocalStream:
                 yield batch
             if self.final and sent >= len(self.frames):
                 return
-            if self._waiter is None or self._waiter.done():
-                self._waiter = asyncio.get_running_loop().create_future()
-            await asyncio.shield(self._waiter)
+            await self.more()
 
     def stop(self, reason: str) -> bool:
         """Stop the producer (its upstream call closes); False if it has already ended."""
@@ -80,14 +99,34 @@ class LocalStream:
         return True
 
 
-class StreamHub:
-    """A node's streams: those it makes, kept `ttl` seconds after they end."""
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A stream that has ended, kept compact (its frames one blob) until it expires."""
 
-    def __init__(self, ttl: float, grace: float, shared: SharedEngine | None = None) -> None:
+    identity: str
+    blob: bytes
+    ends: array.array[int]
+    expires: float
+
+    def after(self, seq: int) -> list[bytes]:
+        """The frames after `seq`."""
+        starts = [0, *self.ends]
+        return [self.blob[starts[i] : self.ends[i]] for i in range(seq, len(self.ends))]
+
+
+class StreamHub:
+    """A node's streams: those it makes, and those that ended, kept `ttl` seconds (and within
+    `max_bytes` in all: the oldest go first). With Redis, ended streams are kept there instead."""
+
+    def __init__(self, ttl: float, grace: float, shared: SharedEngine | None = None,
+                 max_bytes: int = 256 * 1024 * 1024) -> None:  # fmt: skip
         self._ttl = ttl
         self._grace = grace
+        self._max_bytes = max_bytes
         self.shared = shared
         self._streams: dict[str, LocalStream] = {}
+        self._finished: dict[str, Finished] = {}
+        self._kept_bytes = 0
 
     def open(self, identity: str) -> LocalStream:
         """A new stream with an unguessable id."""
@@ -112,8 +151,25 @@ class StreamHub:
     def _ended(self, stream: LocalStream) -> None:
         if stream._grace is not None:
             stream._grace.cancel()
-        loop = asyncio.get_running_loop()
-        loop.call_later(self._ttl, self._streams.pop, stream.id, None)
+        self._streams.pop(stream.id, None)  # its readers hold it till they are done
+        now = asyncio.get_running_loop().time()
+        self._expire(now)
+        if self.shared is not None or not self._ttl:
+            return
+        ends = array.array("L", itertools.accumulate(len(f) for f in stream.frames))
+        kept = Finished(stream.identity, b"".join(stream.frames), ends, now + self._ttl)
+        self._finished[stream.id] = kept
+        self._kept_bytes += len(kept.blob)
+
+    def _expire(self, now: float) -> None:
+        """Forget ended streams past their time, and the oldest past the byte cap."""
+        while self._finished:
+            oldest_id = next(iter(self._finished))  # kept in the order they ended
+            oldest = self._finished[oldest_id]
+            if oldest.expires > now and self._kept_bytes <= self._max_bytes:
+                return
+            del self._finished[oldest_id]
+            self._kept_bytes -= len(oldest.blob)
 
     def attach(self, stream: LocalStream) -> None:
         """A reader follows the stream: it will not be given up."""
@@ -157,6 +213,7 @@ class StreamHub:
                      ) -> AsyncIterator[list[bytes]]:  # fmt: skip
         """A stream's frames after `after`, replayed then live; StreamError if it cannot be."""
         local = self.find(stream_id, identity)
+        finished = self._finished.get(stream_id)
         if local is not None:
             self.attach(local)
             try:
@@ -164,6 +221,10 @@ class StreamHub:
                     yield batch
             finally:
                 self.detach(local)
+        elif finished is not None and finished.identity == identity:
+            if finished.expires <= asyncio.get_running_loop().time():
+                raise not_found()
+            yield finished.after(after)
         elif self.shared is not None:
             async for batch in self.shared.follow(stream_id, after, identity):
                 yield batch

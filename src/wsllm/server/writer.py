@@ -50,13 +50,25 @@ class FrameWriter:
         """Queue one text frame; wait while the client is not keeping up."""
         if self._ws.closed or self._transport.is_closing():
             raise ConnectionResetError("the connection is closed")
+        self._queue(payload)
+        if self._transport.get_write_buffer_size() > self._high_water and not self._gave_up:
+            await self._wait_for_room()
+
+    def write_nowait(self, payload: bytes) -> bool:
+        """Queue one text frame if the client keeps up (False, and nothing queued, if not)."""
+        if self._ws.closed or self._transport.is_closing():
+            return False
+        if self._transport.get_write_buffer_size() > self._high_water and not self._gave_up:
+            return False
+        self._queue(payload)
+        return True
+
+    def _queue(self, payload: bytes) -> None:
         self._pending.append(text_frame_header(len(payload)))
         self._pending.append(payload)
         if not self._scheduled:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self.flush)
-        if self._transport.get_write_buffer_size() > self._high_water and not self._gave_up:
-            await self._wait_for_room()
 
     def give_up(self) -> None:
         """Stop waiting for a slow client: what is written now is its last word."""
