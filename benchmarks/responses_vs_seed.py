@@ -58,7 +58,7 @@ def main() -> None:
                 assert result["errors"] == 0, result
                 runs[name].append(result)
                 print(f"round {number + 1} {name}: {result['req_per_s']} req/s, "
-                      f"{result['deltas_per_s']} deltas/s, ttft p99 {result['ttft_ms_p99']} ms")  # fmt: skip
+                      f"ttft p99 {result['ttft_ms_p99']} ms")  # fmt: skip
     report(runs)
 
 

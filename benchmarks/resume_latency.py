@@ -19,11 +19,10 @@ from typing import Any
 
 import aiohttp
 
+from redis_on_off import redis_server
 from wsllm.process import use_uvloop
 from wsllm.server.spawn import spawned_server
 from wsllm.stats import percentile
-
-from redis_on_off import redis_server
 
 
 async def sample(http: aiohttp.ClientSession, maker: str, resumer: str) -> float:
