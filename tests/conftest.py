@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -12,7 +13,8 @@ import pytest
 from aiohttp import web
 
 from tests.fakes.openai_upstream import FakeOpenAI
-from wsllm.server.app import create_app
+from wsllm.server.app import CONTEXT, create_app
+from wsllm.server.run import WsllmSite
 from wsllm.settings import Settings, load_settings
 
 Frame = dict[str, Any]
@@ -35,6 +37,21 @@ async def running(app: web.Application) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
+@asynccontextmanager
+async def running_server(app: web.Application) -> AsyncIterator[str]:
+    """Serve wsllm's own `app` as `wsllm serve` does (its listener serves the WebSocket paths)
+    on 127.0.0.1 port 0; yield its base URL."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+    await runner.setup()
+    sock = socket.create_server(("127.0.0.1", 0))
+    sock.setblocking(False)
+    await WsllmSite(runner, sock, app[CONTEXT]).start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        await runner.cleanup()
+
+
 def make_settings(**overrides: Any) -> Settings:
     """Settings from the given overrides only: no environment, no .env file."""
     return load_settings({**INSTANT, **overrides}, environ={}, env_file=None)
@@ -50,7 +67,7 @@ async def start_server() -> AsyncIterator[ServerFactory]:
 
         async def start(**overrides: Any) -> str:
             app = create_app(make_settings(**overrides))
-            url: str = await stack.enter_async_context(running(app))
+            url: str = await stack.enter_async_context(running_server(app))
             return url
 
         yield start

@@ -11,7 +11,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import make_settings, running, ws_url
+from tests.conftest import make_settings, running_server, ws_url
 from wsllm.server.app import create_app
 
 json_values = st.recursive(
@@ -59,7 +59,7 @@ def test_random_frames_never_break_the_server(batch: list[str | bytes]) -> None:
 
 async def _frames(batch: list[str | bytes]) -> None:
     settings_ = make_settings(max_frame_bytes="150", busy="queue")
-    async with running(create_app(settings_)) as base, aiohttp.ClientSession() as http:
+    async with running_server(create_app(settings_)) as base, aiohttp.ClientSession() as http:
         async with http.ws_connect(ws_url(base, "/ws-stream")) as ws:
             for message in batch:
                 await (
@@ -89,7 +89,7 @@ def test_random_bytes_at_the_http_port(chunks: list[bytes]) -> None:
 
 
 async def _bytes(chunks: list[bytes]) -> None:
-    async with running(create_app(make_settings())) as base, aiohttp.ClientSession() as http:
+    async with running_server(create_app(make_settings())) as base, aiohttp.ClientSession() as http:
         host, port = base.removeprefix("http://").split(":")
         reader, writer = await asyncio.open_connection(host, int(port))
         for chunk in chunks:

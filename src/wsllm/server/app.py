@@ -11,11 +11,13 @@ from importlib import resources
 from typing import Any
 
 from aiohttp import web
+from websockets.server import ServerProtocol
 
 from wsllm.backends import Backend, create_backend
-from wsllm.server import auth, worker_metrics
+from wsllm.server import worker_metrics
 from wsllm.server.connection import Mode
 from wsllm.server.context import ServerContext
+from wsllm.server.entry import Route, SessionFactory
 from wsllm.server.responses_ws import PATH as RESPONSES_PATH
 from wsllm.server.responses_ws import ResponsesSession
 from wsllm.server.seed import SeedSession
@@ -38,10 +40,8 @@ def create_app(settings: Settings, backend: Backend | None = None) -> web.Applic
     app.router.add_get("/", chat_page)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)
-    app.router.add_get("/ws", _socket_route("/ws", _seed_session(Mode.WHOLE)))
-    app.router.add_get("/ws-stream", _socket_route("/ws-stream", _seed_session(Mode.STREAM)))
-    # OpenAI's clients send their key as a header: there is no first-message auth there.
-    app.router.add_get(RESPONSES_PATH, _socket_route(RESPONSES_PATH, _responses_session, False))
+    for path in websocket_routes():
+        app.router.add_get(path, _websocket_only(path))
     app.on_response_prepare.append(_allow_any_origin)
     if settings.redis_url:
         app.on_startup.append(_share_streams)
@@ -114,132 +114,39 @@ async def cors_preflight(request: web.Request, handler: Handler) -> web.StreamRe
 
 async def _allow_any_origin(request: web.Request, response: web.StreamResponse) -> None:
     response.headers.setdefault("Access-Control-Allow-Origin", "*")
+    # One request per HTTP connection: the listener decides at a connection's first request
+    # whether it is a WebSocket, so a kept-alive connection could not upgrade later.
+    response.force_close()
 
 
-def _refuse(ctx: ServerContext, status: int, reason: str, label: str) -> web.Response:
-    ctx.metrics.rejected[label] += 1
-    return web.Response(status=status, text=reason + "\n")
-
-
-SessionFactory = Callable[
-    [web.WebSocketResponse, asyncio.Transport, ServerContext, str, str | None], SocketSession[Any]
-]
-
-
-def _socket_route(path: str, make: SessionFactory, first_message_auth: bool = True) -> Handler:
-    """A WebSocket endpoint: the handshake checks every path shares, then a session of its kind."""
+def _websocket_only(path: str) -> Handler:
+    """What aiohttp answers on a WebSocket path: upgrades are served by the listener's own
+    protocol (`server/entry.py`) before aiohttp sees them; anything else is told to upgrade."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        ctx = request.app[CONTEXT]
-        ws = web.WebSocketResponse(
-            max_msg_size=_hard_frame_cap(ctx.settings), compress=False,
-            heartbeat=ctx.settings.ping_interval or None, protocols=_protocols(request),
-        )  # fmt: skip
-        if not ws.can_prepare(request).ok:
-            return web.Response(status=426, text=f"{path} is a WebSocket endpoint\n")
-        client = client_of(request, ctx.settings)
-        refused, identity = await _handshake_refusal(request, ctx, client, first_message_auth)
-        if refused is not None:
-            return refused
-        await ws.prepare(request)
-        transport = request.transport
-        if transport is None:  # the client left during the handshake
-            return ws
-        await _serve_session(ctx, make(ws, transport, ctx, client, identity), client)
-        return ws
+        return web.Response(status=426, text=f"{path} is a WebSocket endpoint\n",
+                            headers={"Upgrade": "websocket"})  # fmt: skip
 
     return handler
 
 
-def client_of(request: web.Request, settings: Settings) -> str:
-    """The client's address: the peer's, or behind a trusted proxy the one it forwarded."""
-    peer = request.remote or "unknown"
-    if peer not in settings.proxy_set:
-        return peer
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-    return hops[-1] if hops else peer
+def websocket_routes() -> dict[str, Route]:
+    """The WebSocket paths and the session each makes."""
 
+    def seed(mode: Mode) -> SessionFactory:
+        def make(transport: asyncio.Transport, ws: ServerProtocol, ctx: ServerContext,
+                 client: str, identity: str | None) -> SocketSession[Any]:  # fmt: skip
+            return SeedSession(transport, ws, ctx, mode, client, identity)
 
-async def _handshake_refusal(request: web.Request, ctx: ServerContext, client: str,
-                             first_message_auth: bool
-                             ) -> tuple[web.Response | None, str | None]:  # fmt: skip
-    """The answer refusing this upgrade, if any; else who the client is."""
-    if not auth.origin_ok(request.headers.get("Origin"), ctx.settings.origin_set):
-        return _refuse(ctx, 403, "this origin may not connect", "origin"), None
-    if ctx.draining:
-        return _refuse(ctx, 503, "the server is shutting down", "shutting_down"), None
-    elsewhere = 0
-    shared = ctx.hub.shared
-    if shared is not None and ctx.settings.max_connections_per_client:
-        everywhere = await shared.connections(client)  # None: Redis cannot say; count here
-        elsewhere = max(0, (everywhere or 0) - ctx.limits.held_by(client))
-    refusal = ctx.limits.refusal(client, elsewhere)
-    if refusal is not None:
-        return _refuse(ctx, refusal[0], refusal[1], "connection_limit"), None
-    identity, refused = _identify(request, ctx.settings)
-    if refused or (identity is None and not first_message_auth):
-        return _refuse(ctx, 401, "the API key is missing or not valid", "unauthorized"), None
-    return None, identity
+        return make
 
+    def responses(transport: asyncio.Transport, ws: ServerProtocol, ctx: ServerContext,
+                  client: str, identity: str | None) -> SocketSession[Any]:  # fmt: skip
+        return ResponsesSession(transport, ws, ctx)
 
-def _seed_session(mode: Mode) -> SessionFactory:
-    def make(ws: web.WebSocketResponse, transport: asyncio.Transport, ctx: ServerContext,
-             client: str, identity: str | None) -> SocketSession[Any]:  # fmt: skip
-        return SeedSession(ws, transport, ctx, mode, client, identity)
-
-    return make
-
-
-def _responses_session(ws: web.WebSocketResponse, transport: asyncio.Transport,
-                       ctx: ServerContext, client: str, identity: str | None
-                       ) -> SocketSession[Any]:  # fmt: skip
-    return ResponsesSession(ws, transport, ctx)
-
-
-async def _serve_session(ctx: ServerContext, session: SocketSession[Any], client: str) -> None:
-    ctx.limits.opened(client)
-    if ctx.hub.shared is not None:
-        ctx.hub.shared.connection_changed(client, +1)
-    ctx.sessions.add(session)
-    ctx.metrics.connections_open += 1
-    ctx.metrics.connections_total += 1
-    try:
-        await session.run()
-    finally:
-        ctx.metrics.connections_open -= 1
-        ctx.sessions.discard(session)
-        ctx.limits.closed(client)
-        if ctx.hub.shared is not None:
-            ctx.hub.shared.connection_changed(client, -1)
-
-
-def _protocols(request: web.Request) -> tuple[str, ...]:
-    """The subprotocols we accept: `wsllm`, and a `bearer.KEY` the client offered alone."""
-    offered = auth.offered_protocols(request.headers)
-    bearer = [p for p in offered if p.startswith(auth.BEARER_PREFIX)]
-    return (auth.SUBPROTOCOL, *bearer[:1])
-
-
-def _identify(request: web.Request, settings: Settings) -> tuple[str | None, bool]:
-    """(who, refused): the key's identity if one came with the handshake; refused if it is wrong."""
-    keys = settings.key_set
-    if not keys:
-        return "anonymous", False
-    token = auth.header_token(request.headers) or auth.protocol_token(
-        auth.offered_protocols(request.headers)
-    )
-    if token is None:
-        return None, False  # it may still come in the first message
-    if not auth.key_ok(token, keys):
-        return None, True
-    return auth.identity_of(token), False
-
-
-def _hard_frame_cap(settings: Settings) -> int:
-    # Frames over the limit get an error frame and the connection lives on; frames far over it
-    # are refused while still arriving (close 1009), so nobody can make the server buffer them.
-    return max(settings.max_frame_bytes * 4, settings.max_frame_bytes + 65536)
+    # OpenAI's clients send their key as a header: there is no first-message auth there.
+    return {"/ws": Route(seed(Mode.WHOLE)), "/ws-stream": Route(seed(Mode.STREAM)),
+            RESPONSES_PATH: Route(responses, first_message_auth=False)}  # fmt: skip
 
 
 async def drain(app: web.Application) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from wsllm.backends import Backend
+from wsllm.server.heartbeat import Heartbeat
 from wsllm.server.limits import ConnectionLimits, RateLimiter
 from wsllm.server.metrics import ServerMetrics
 from wsllm.server.streams import StreamHub
@@ -37,8 +38,10 @@ class ServerContext:
     sessions: set[Session] = field(default_factory=set)
     draining: bool = False
     hub: StreamHub = field(init=False)
+    heartbeat: Heartbeat = field(init=False)
 
     def __post_init__(self) -> None:
+        self.heartbeat = Heartbeat(self.settings.ping_interval)
         self.hub = StreamHub(
             self.settings.resume_ttl, self.settings.resume_grace,
             max_bytes=self.settings.resume_max_bytes,

@@ -9,7 +9,7 @@ import time
 from contextlib import aclosing
 from typing import Any
 
-from aiohttp import web
+from websockets.server import ServerProtocol
 
 from wsllm.backends import Completion
 from wsllm.errors import CodedError, SlowConsumer
@@ -36,10 +36,10 @@ def policy_of(ctx: ServerContext) -> core.ResponsesPolicy:
 class ResponsesSession(SocketSession[core.ResponsesConnection]):
     """One connection on `/v1/responses`."""
 
-    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport,
+    def __init__(self, transport: asyncio.Transport, ws: ServerProtocol,
                  ctx: ServerContext) -> None:  # fmt: skip
         connection = core.ResponsesConnection(policy_of(ctx), time.monotonic())
-        super().__init__(ws, transport, ctx, connection, PATH)
+        super().__init__(transport, ws, ctx, connection, PATH)
 
     async def _stream(self, run: core.ResponseRun) -> list[Any]:
         stats = RunStats()

@@ -21,9 +21,9 @@ from wsllm.backends import create_backend
 from wsllm.errors import ConfigError
 from wsllm.process import listen_error, use_uvloop
 from wsllm.server import worker_metrics
-from wsllm.server.app import CONTEXT, create_app
+from wsllm.server.app import CONTEXT, create_app, websocket_routes
 from wsllm.server.context import ServerContext
-from wsllm.server.guard import guarded
+from wsllm.server.entry import entry_factory
 from wsllm.settings import Settings
 
 if TYPE_CHECKING:
@@ -51,8 +51,9 @@ def _listen(settings: Settings) -> socket.socket:
     return sock
 
 
-class GuardedSite(web.SockSite):
-    """A site whose connections pass the handshake guard first."""
+class WsllmSite(web.SockSite):
+    """A site whose connections start in the entry protocol: WebSocket upgrades to our paths
+    are served there, anything else by aiohttp."""
 
     def __init__(self, runner: web.AppRunner, sock: socket.socket, ctx: ServerContext) -> None:
         super().__init__(runner, sock, backlog=2048)
@@ -62,7 +63,7 @@ class GuardedSite(web.SockSite):
         await web.BaseSite.start(self)
         server = self._runner.server
         assert server is not None
-        factory = guarded(server, self._ctx.limits, self._ctx.settings.handshake_timeout)
+        factory = entry_factory(server, self._ctx, websocket_routes())
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(factory, sock=self._sock, backlog=self._backlog)
 
@@ -109,7 +110,7 @@ async def _serve(settings: Settings, sock: socket.socket, announce: bool) -> Non
     runner = web.AppRunner(app, access_log=None, handle_signals=False,
                            shutdown_timeout=settings.drain_timeout + 1)  # fmt: skip
     await runner.setup()
-    await GuardedSite(runner, sock, app[CONTEXT]).start()
+    await WsllmSite(runner, sock, app[CONTEXT]).start()
     if announce:
         _announce(settings, sock, backend.description, backend.name)
     await _wait_for_signal()

@@ -13,7 +13,7 @@ import time
 from contextlib import aclosing
 from typing import Any
 
-from aiohttp import web
+from websockets.server import ServerProtocol
 
 from wsllm import protocol
 from wsllm.backends import Completion
@@ -60,11 +60,10 @@ def policy_of(ctx: ServerContext, mode: core.Mode) -> core.Policy:
 class SeedSession(SocketSession[core.Connection]):
     """One connection on `/ws` or `/ws-stream`."""
 
-    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport,
-                 ctx: ServerContext, mode: core.Mode, client: str,
-                 identity: str | None) -> None:  # fmt: skip
+    def __init__(self, transport: asyncio.Transport, ws: ServerProtocol, ctx: ServerContext,
+                 mode: core.Mode, client: str, identity: str | None) -> None:  # fmt: skip
         connection = core.Connection(policy_of(ctx, mode), identity, time.monotonic())
-        super().__init__(ws, transport, ctx, connection, mode.value)
+        super().__init__(transport, ws, ctx, connection, mode.value)
         self._client = client
         self._streams: dict[int, LocalStream] = {}
         self._delivered: dict[int, tuple[str, int]] = {}
@@ -83,32 +82,41 @@ class SeedSession(SocketSession[core.Connection]):
             self._timers.append(loop.call_later(wait, self._later, self._core.on_auth_timeout))
         super()._arm_timers()
 
-    async def _other(self, action: Any) -> None:
+    def _must_wait(self, action: Any) -> bool:
+        if isinstance(action, core.CancelStream):
+            return True
+        shared = self._ctx.hub.shared
+        limited = self._ctx.settings.rate_limit and shared is not None and shared.healthy
+        return isinstance(action, core.Admit) and bool(limited)
+
+    async def _do_later(self, action: Any) -> None:
         if isinstance(action, core.Admit):
             wait = await self._rate_check(self._core.identity or self._client)
-            await self._do(self._core.on_admitted(action.request, wait))
-        elif isinstance(action, core.CancelStream):
-            if not await self._ctx.hub.cancel(action.stream, self._who):
-                text = "No such stream (unknown, or it has expired)"
-                await self._writer.write(
-                    protocol.error_frame(ErrorCode.STREAM_NOT_FOUND, text, action.request_id)
-                )
-        elif isinstance(action, core.Handoff):
-            await self._hand_off(action.run)
+            await self._do_all(self._core.on_admitted(action.request, wait))
+        elif not await self._ctx.hub.cancel(action.stream, self._who):
+            text = "No such stream (unknown, or it has expired)"
+            frame = protocol.error_frame(ErrorCode.STREAM_NOT_FOUND, text, action.request_id)
+            self._writer.send(frame)
 
-    async def _do(self, actions: list[Any]) -> None:
-        for action in actions:
-            if isinstance(action, core.Start) and action.run.resume is None:
-                self._produce_for(action.run)
-            if (
-                isinstance(action, core.Stop)
-                and action.run.stop is not core.StopReason.DISCONNECTED
-            ):
-                stream = self._streams.get(action.run.id)
-                if stream is not None:  # the producer stops; the follower sees it end
-                    stream.stop(action.run.stop.value if action.run.stop else "cancelled")
-                    continue
-            await super()._do([action])
+    def _other(self, action: Any) -> None:
+        if isinstance(action, core.Admit):
+            wait = self._ctx.rate.retry_after(self._core.identity or self._client, time.monotonic())
+            self._act(self._core.on_admitted(action.request, wait))
+        elif isinstance(action, core.Handoff):
+            self._hand_off(action.run)
+        else:
+            super()._other(action)
+
+    def _do(self, action: Any) -> None:
+        if isinstance(action, core.Start) and action.run.resume is None:
+            self._produce_for(action.run)
+        stop = action.run.stop if isinstance(action, core.Stop) else None
+        if stop is not None and stop is not core.StopReason.DISCONNECTED:
+            stream = self._streams.get(action.run.id)
+            if stream is not None:  # the producer stops; the follower sees it end
+                stream.stop(stop.value)
+                return
+        super()._do(action)
 
     async def _rate_check(self, who: str) -> float | None:
         """Seconds `who` must wait, or None: across every node when Redis is there to ask."""
@@ -197,15 +205,15 @@ class SeedSession(SocketSession[core.Connection]):
             self._writer.give_up()  # what is left goes out unwaited-for: the error last
             stream.stop("slow_consumer")
 
-    async def _hand_off(self, run: core.Run) -> None:
+    def _hand_off(self, run: core.Run) -> None:
         stream_id, seq = self._delivered.get(run.id, (None, 0))
         if stream_id is None and run.id in self._streams:
             stream_id = self._streams[run.id].id
         task = self._tasks.get(run.id)
         if task is not None:
             task.cancel()  # stop following; the stream goes on, on this node
-        await self._writer.write(protocol.reconnect_frame(stream_id, seq, run.request.id))
-        await self.close(core.CLOSE_GOING_AWAY, "server shutting down: reconnect and resume")
+        self._writer.send(protocol.reconnect_frame(stream_id, seq, run.request.id))
+        self.close(core.CLOSE_GOING_AWAY, "server shutting down: reconnect and resume")
 
     async def _produce(self, run: core.Run, stream: LocalStream) -> None:
         frames = protocol.RequestFrames(run.request.id, stream.id)

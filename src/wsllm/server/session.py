@@ -1,28 +1,30 @@
-"""One WebSocket connection's I/O, whatever its protocol: the read loop, timers, closing and
-draining. A protocol core (no I/O) decides; a subclass says how a run streams its reply.
+"""One WebSocket connection's I/O, whatever its protocol, on websockets' sans-I/O protocol.
 
-Reading goes on while a run streams, so a cancel or a closed socket stops the run, and with it
-the upstream call, at once.
+Bytes from the socket go to the protocol; each whole message goes to the connection's core (no
+I/O), whose actions are carried out at once. Nothing waits on an idle connection: no task, no
+timer of its own (pings come from the process's heartbeat), so a connection costs little more than
+its protocol state. Actions that must wait (asking Redis) run in a task, and the messages that
+come meanwhile wait their turn, in order. Each request's reply streams in a task of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
+from collections import deque
 from collections.abc import Callable
-from contextlib import suppress
 from typing import Any, Generic, Protocol, TypeVar
 
-from aiohttp import WSMsgType, web
+from websockets.frames import Frame, Opcode
+from websockets.server import ServerProtocol
 
-from wsllm.errors import SlowConsumer
 from wsllm.server.connection import Close, Send, Start, State, Stop
 from wsllm.server.context import ServerContext
 from wsllm.server.writer import FrameWriter
 
 CLOSE_TIMEOUT = 2.0
-_CLOSING = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
 _session_ids = itertools.count(1)
 
 
@@ -48,41 +50,36 @@ C = TypeVar("C", bound=Core)
 class SocketSession(Generic[C]):
     """A connection: feeds the core, carries out its actions, runs each reply in a task."""
 
-    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport,
-                 ctx: ServerContext, core: C, path: str) -> None:  # fmt: skip
+    def __init__(self, transport: asyncio.Transport, ws: ServerProtocol, ctx: ServerContext,
+                 core: C, path: str) -> None:  # fmt: skip
         self.id = next(_session_ids)
         self.path = path
-        self._ws = ws
         self._transport = transport
+        self._ws = ws
         self._ctx = ctx
         self._core = core
         s = ctx.settings
-        self._writer = FrameWriter(ws, transport, s.send_buffer_bytes, s.slow_consumer_timeout)
+        self._writer = FrameWriter(transport, s.send_buffer_bytes, s.slow_consumer_timeout)
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._timers: list[asyncio.TimerHandle] = []
         self._tick_timer: asyncio.TimerHandle | None = None
-        self._ended = asyncio.Event()
+        self._ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._parts: list[bytes] = []
+        self._serial: asyncio.Task[None] | None = None
+        self._backlog: deque[tuple[str | None, float]] = deque()
+        self._pinged = False
+        self._closing = False
 
     @property
     def busy(self) -> bool:
         """Whether a request is running or waiting."""
         return self._core.busy
 
-    async def run(self) -> None:
-        """Serve the connection until it closes."""
-        try:
-            await self._do(self._opening())
-            self._arm_timers()
-            await self._read_loop()
-        except (ConnectionError, SlowConsumer):
-            pass
-        finally:
-            for timer in [*self._timers, self._tick_timer]:
-                if timer is not None:
-                    timer.cancel()
-            await self._do_quietly(self._core.on_disconnect())
-            self._writer.flush()
-            self._ended.set()
+    def start(self) -> None:
+        """The handshake is done: greet the client, arm the timers, join the heartbeat."""
+        self._act(self._opening())
+        self._arm_timers()
+        self._ctx.heartbeat.add(self)
 
     def _opening(self) -> list[Any]:
         """What the core says when the connection opens."""
@@ -91,15 +88,126 @@ class SocketSession(Generic[C]):
     def _arm_timers(self) -> None:
         self._schedule_tick()
 
+    # Bytes in.
+
+    def data_received(self, data: bytes) -> None:
+        """Bytes from the client: every whole message goes to the core."""
+        self._ws.receive_data(data)
+        for event in self._ws.events_received():
+            if isinstance(event, Frame):
+                self._frame(event)
+        self._send_protocol_output()
+
+    def _frame(self, frame: Frame) -> None:
+        opcode = frame.opcode
+        if opcode is Opcode.PONG:
+            self._pinged = False
+        elif opcode is Opcode.TEXT or opcode is Opcode.BINARY or opcode is Opcode.CONT:
+            if opcode is not Opcode.CONT:
+                self._parts = [] if frame.opcode is Opcode.TEXT else [b"\x00binary"]
+            if not frame.fin:
+                self._parts.append(bytes(frame.data))
+                return
+            self._message(self._parts, bytes(frame.data))
+
+    def _message(self, parts: list[bytes], last: bytes) -> None:
+        if self._closing:
+            return
+        binary = bool(parts) and parts[0] == b"\x00binary"
+        data = b"".join([*parts[binary:], last]) if len(parts) > binary else last
+        self._parts = []
+        text: str | None = None
+        if not binary:
+            try:
+                text = data.decode()
+            except UnicodeDecodeError:
+                self.close(1007, "invalid UTF-8 in a text frame")
+                return
+        self._pinged = False  # a client that sends has not vanished
+        if self._serial is not None:
+            self._backlog.append((text, time.monotonic()))
+            return
+        self._act(self._hear(text, time.monotonic()))
+
+    def _hear(self, text: str | None, now: float) -> list[Any]:
+        return self._core.on_text(text, now) if text is not None else self._core.on_binary(now)
+
+    # Actions out.
+
+    def _act(self, actions: list[Any]) -> None:
+        for index, action in enumerate(actions):
+            if self._must_wait(action):
+                self._serial = asyncio.get_running_loop().create_task(
+                    self._act_in_turn(actions[index:])
+                )
+                return
+            self._do(action)
+
+    async def _act_in_turn(self, actions: list[Any]) -> None:
+        try:
+            await self._do_all(actions)
+            while self._backlog and not self._closing:
+                await self._do_all(self._hear(*self._backlog.popleft()))
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self._serial = None
+
+    async def _do_all(self, actions: list[Any]) -> None:
+        for action in actions:
+            if self._must_wait(action):
+                await self._do_later(action)
+            else:
+                self._do(action)
+
+    def _must_wait(self, action: Any) -> bool:
+        """Whether an action needs I/O of its own (a protocol's own actions may)."""
+        return False
+
+    async def _do_later(self, action: Any) -> None:
+        """Carry out an action that waits."""
+        raise TypeError(f"unknown action {action!r}")
+
+    def _do(self, action: Any) -> None:
+        if isinstance(action, Send):
+            self._writer.send(action.frame)
+        elif isinstance(action, Start):
+            task = asyncio.get_running_loop().create_task(self._serve(action.run))
+            self._tasks[action.run.id] = task
+        elif isinstance(action, Stop):
+            running = self._tasks.get(action.run.id)
+            if running is not None:
+                running.cancel()
+        elif isinstance(action, Close):
+            self.close(action.code, action.reason)
+        else:
+            self._other(action)
+
+    def _other(self, action: Any) -> None:
+        """A protocol's own action that needs no waiting."""
+        raise TypeError(f"unknown action {action!r}")
+
+    async def _serve(self, run: Any) -> None:
+        """Stream one run's reply, report its end to the core, and carry out what it says."""
+        actions = await self._stream(run)
+        if not self._closing:
+            self._act(actions)
+            self._schedule_tick()
+
+    async def _stream(self, run: Any) -> list[Any]:
+        """Stream one run's reply; the core's actions at its end."""
+        raise NotImplementedError
+
+    # Time.
+
     def _schedule_tick(self) -> None:
         # One timer, for the next moment the core may act on its own (idle timeout, connection
-        # limit). Activity in between only moves that moment: it is checked when it comes, and
-        # the end of each run sets the timer again.
+        # limit); activity in between only moves that moment, checked when it comes.
         if self._tick_timer is not None:
             self._tick_timer.cancel()
             self._tick_timer = None
         deadline = self._core.next_deadline()
-        if deadline is not None:
+        if deadline is not None and not self._closing:
             delay = max(deadline - time.monotonic(), 0.01)
             self._tick_timer = asyncio.get_running_loop().call_later(delay, self._tick)
 
@@ -107,77 +215,74 @@ class SocketSession(Generic[C]):
         self._tick_timer = None
         actions = self._core.on_tick(time.monotonic())
         if actions:
-            self._later(lambda: actions)
+            self._act(actions)
         elif self._core.state is not State.CLOSED:
             self._schedule_tick()
 
     def _later(self, decide: Callable[[], list[Any]]) -> None:
-        """Run a timer's decision in a task of its own (timers cannot await)."""
-        asyncio.get_running_loop().create_task(self._do_quietly(decide()))
+        """A timer's decision, carried out."""
+        self._act(decide())
 
-    async def _read_loop(self) -> None:
-        while True:
-            message = await self._ws.receive()
-            if message.type is WSMsgType.TEXT:
-                await self._do(self._core.on_text(message.data, time.monotonic()))
-            elif message.type is WSMsgType.BINARY:
-                await self._do(self._core.on_binary(time.monotonic()))
-            elif message.type in _CLOSING:
-                return
-            if self._core.state is State.CLOSED:
-                return
-
-    async def _do_quietly(self, actions: list[Any]) -> None:
-        with suppress(ConnectionError, SlowConsumer):
-            await self._do(actions)
-
-    async def _do(self, actions: list[Any]) -> None:
-        for action in actions:
-            if isinstance(action, Send):
-                await self._writer.write(action.frame)
-            elif isinstance(action, Start):
-                self._tasks[action.run.id] = asyncio.create_task(self._serve(action.run))
-            elif isinstance(action, Stop):
-                running = self._tasks.get(action.run.id)
-                if running is not None:
-                    running.cancel()
-            elif isinstance(action, Close):
-                await self.close(action.code, action.reason)
-            else:
-                await self._other(action)
-
-    async def _other(self, action: Any) -> None:
-        """A protocol's own action."""
-        raise TypeError(f"unknown action {action!r}")
-
-    async def _serve(self, run: Any) -> None:
-        """Stream one run's reply, report its end to the core, and carry out what it says."""
-        actions = await self._stream(run)
-        await self._do_quietly(actions)
-        if self._core.state is not State.CLOSED:
-            self._schedule_tick()
-
-    async def _stream(self, run: Any) -> list[Any]:
-        """Stream one run's reply; the core's actions at its end."""
-        raise NotImplementedError
-
-    async def close(self, code: int, reason: str) -> None:
-        """Send what is queued, then close; a client that does not read is cut off."""
-        self._writer.flush()
-        try:
-            async with asyncio.timeout(CLOSE_TIMEOUT):
-                await self._ws.close(code=code, message=reason.encode())
-        except TimeoutError:
+    def heartbeat(self) -> None:
+        """Ping the client; one that did not answer the last ping is cut off."""
+        if self._pinged:
             self._transport.abort()
+            return
+        self._pinged = True
+        self._ws.send_ping(b"")
+        self._send_protocol_output()
+
+    # Closing.
+
+    def _send_protocol_output(self) -> None:
+        """Write what the protocol has to say (pongs, close frames) after the queued frames."""
+        output = self._ws.data_to_send()
+        if not output:
+            return
+        self._writer.flush()
+        for chunk in output:
+            if chunk:
+                self._transport.write(chunk)
+            else:  # the closing handshake is over: the server closes the TCP connection
+                self._transport.close()
+
+    def close(self, code: int, reason: str) -> None:
+        """Send what is queued, then a close frame; a client that never answers is cut off."""
+        if self._closing:
+            return
+        self._closing = True
+        self._writer.flush()
+        self._writer.closed = True
+        with contextlib.suppress(Exception):  # already closing: nothing more to say
+            self._ws.send_close(code, reason)
+        self._send_protocol_output()
+        self._timers.append(
+            asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self._transport.abort)
+        )
+
+    def connection_lost(self) -> None:
+        """The connection is gone: stop what runs, forget the timers."""
+        self._closing = True
+        self._writer.closed = True
+        for timer in [*self._timers, self._tick_timer]:
+            if timer is not None:
+                timer.cancel()
+        self._ctx.heartbeat.discard(self)
+        if self._serial is not None:
+            self._serial.cancel()
+        self._backlog.clear()
+        self._act(self._core.on_disconnect())
+        if not self._ended.done():
+            self._ended.set_result(None)
 
     async def drain(self, timeout: float) -> None:
         """Take no new requests, let the running ones finish up to `timeout`, then close."""
-        await self._do_quietly(self._core.on_drain())
+        self._act(self._core.on_drain())
         try:
-            await asyncio.wait_for(self._ended.wait(), timeout)
+            await asyncio.wait_for(asyncio.shield(self._ended), timeout)
         except TimeoutError:
-            await self._do_quietly(self._core.on_drain_timeout())
+            self._act(self._core.on_drain_timeout())
             try:
-                await asyncio.wait_for(self._ended.wait(), CLOSE_TIMEOUT * 2)
+                await asyncio.wait_for(asyncio.shield(self._ended), CLOSE_TIMEOUT * 2)
             except TimeoutError:
                 self._transport.abort()

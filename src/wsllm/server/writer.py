@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import struct
 
-from aiohttp import web
-
 from wsllm.errors import SlowConsumer
 
 _LEN16 = struct.Struct("!BBH")
@@ -29,26 +27,27 @@ def text_frame_header(length: int) -> bytes:
 
 
 class FrameWriter:
-    """Writes whole text frames to a WebSocket's transport, coalescing those of one loop turn."""
+    """Writes whole text frames to a connection's transport, coalescing those of one loop turn."""
 
-    def __init__(
-        self,
-        ws: web.WebSocketResponse,
-        transport: asyncio.Transport,
-        high_water: int = 1 << 20,
-        patience: float = 30.0,
-    ) -> None:
-        self._ws = ws
+    __slots__ = ("_gave_up", "_high_water", "_patience", "_pending", "_scheduled", "_transport",
+                 "closed")  # fmt: skip
+
+    def __init__(self, transport: asyncio.Transport, high_water: int = 1 << 20,
+                 patience: float = 30.0) -> None:  # fmt: skip
         self._transport = transport
         self._pending: list[bytes] = []
         self._scheduled = False
         self._high_water = high_water
         self._patience = patience
         self._gave_up = False
+        self.closed = False  # set once a close frame has gone out: no data frame may follow
+
+    def _open(self) -> bool:
+        return not self.closed and not self._transport.is_closing()
 
     async def write(self, payload: bytes) -> None:
         """Queue one text frame; wait while the client is not keeping up."""
-        if self._ws.closed or self._transport.is_closing():
+        if not self._open():
             raise ConnectionResetError("the connection is closed")
         self._queue(payload)
         if self._transport.get_write_buffer_size() > self._high_water and not self._gave_up:
@@ -56,12 +55,18 @@ class FrameWriter:
 
     def write_nowait(self, payload: bytes) -> bool:
         """Queue one text frame if the client keeps up (False, and nothing queued, if not)."""
-        if self._ws.closed or self._transport.is_closing():
+        if not self._open():
             return False
         if self._transport.get_write_buffer_size() > self._high_water and not self._gave_up:
             return False
         self._queue(payload)
         return True
+
+    def send(self, payload: bytes) -> None:
+        """Queue one frame whatever the buffer holds (short answers to what the client sent;
+        reading pauses while the client does not read, so these stay few)."""
+        if self._open():
+            self._queue(payload)
 
     def _queue(self, payload: bytes) -> None:
         self._pending.append(text_frame_header(len(payload)))
@@ -75,13 +80,12 @@ class FrameWriter:
         self._gave_up = True
 
     def flush(self) -> None:
-        """Write everything queued now (before a close frame, say)."""
+        """Write everything queued now (before a control frame, say)."""
         self._scheduled = False
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        # Once a close frame has gone out, no data frame may follow it.
-        if not self._ws.closed and not self._transport.is_closing():
+        if self._open():
             self._transport.write(b"".join(pending))
 
     async def _wait_for_room(self) -> None:
