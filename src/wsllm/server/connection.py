@@ -14,7 +14,6 @@ conversation remembers, what a resume follows, when to close or hand clients to 
 from __future__ import annotations
 
 import itertools
-from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Generic, TypeVar
@@ -156,7 +155,7 @@ class Handoff:
 Action = Send | Admit | Start[Run] | Stop[Run] | Close | CancelStream | Handoff
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Conversation:
     """What a connection remembers: earlier turns (bounded in bytes) and the last reply's id."""
 
@@ -172,6 +171,9 @@ class Conversation:
         return Conversation(tuple(turns), response_id)
 
 
+_NO_CONVERSATION = Conversation()
+
+
 def _turn_bytes(turn: Turn) -> int:
     return len(turn.user.encode()) + len(turn.assistant.encode())
 
@@ -179,14 +181,17 @@ def _turn_bytes(turn: Turn) -> int:
 class Connection:
     """The protocol's decisions for one connection."""
 
+    __slots__ = ("conversation", "identity", "last_activity", "policy", "queue", "running",
+                 "running_stream", "state")  # fmt: skip
+
     def __init__(self, policy: Policy, identity: str | None, now: float) -> None:
         self.policy = policy
         self.identity = identity
         self.state = State.AUTHENTICATING if identity is None else State.IDLE
         self.running: Run | None = None
-        self.queue: deque[Run] = deque()
+        self.queue: list[Run] = []  # a few at most (MAX_QUEUED)
         self.running_stream: str | None = None
-        self.conversation = Conversation()
+        self.conversation = _NO_CONVERSATION
         self.last_activity = now
 
     def _move(self, state: State) -> None:
@@ -356,7 +361,7 @@ class Connection:
         if self.state is State.CLOSED:
             return []
         if self.queue:
-            return [self._start(self.queue.popleft())]
+            return [self._start(self.queue.pop(0))]
         self.running_stream = None
         self._move(State.IDLE)
         return []

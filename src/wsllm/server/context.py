@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from wsllm.backends import Backend
+from wsllm.server.deadlines import Deadlines
 from wsllm.server.heartbeat import Heartbeat
 from wsllm.server.limits import ConnectionLimits, RateLimiter
 from wsllm.server.metrics import ServerMetrics
@@ -21,8 +22,17 @@ class Session(Protocol):
         """Whether a request is running or waiting."""
         ...
 
+    @property
+    def id(self) -> int:
+        """The session's number in this process."""
+        ...
+
     async def drain(self, timeout: float) -> None:
         """Finish up within `timeout`, then close."""
+        ...
+
+    def heartbeat(self) -> None:
+        """Ping, or hang up if the last ping went unanswered."""
         ...
 
 
@@ -39,9 +49,11 @@ class ServerContext:
     draining: bool = False
     hub: StreamHub = field(init=False)
     heartbeat: Heartbeat = field(init=False)
+    deadlines: Deadlines = field(default_factory=Deadlines)
+    policies: dict[object, object] = field(default_factory=dict)  # one per kind, shared
 
     def __post_init__(self) -> None:
-        self.heartbeat = Heartbeat(self.settings.ping_interval)
+        self.heartbeat = Heartbeat(self.settings.ping_interval, self.sessions)
         self.hub = StreamHub(
             self.settings.resume_ttl, self.settings.resume_grace,
             max_bytes=self.settings.resume_max_bytes,

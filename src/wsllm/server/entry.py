@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -22,9 +23,11 @@ from websockets.typing import Subprotocol
 
 from wsllm.server import handshake
 from wsllm.server.context import ServerContext
+from wsllm.server.deadlines import Due
 from wsllm.server.session import SocketSession
 
 _END_OF_HEAD = b"\r\n\r\n"
+_NO_ID = uuid.UUID(int=0)
 _MAX_HEAD = 64 * 1024
 _REASONS = {401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests",
             431: "Request Header Fields Too Large", 503: "Service Unavailable"}  # fmt: skip
@@ -72,7 +75,7 @@ class EntryProtocol(asyncio.Protocol):
         self._routes = routes
         self._client = "unknown"
         self._head = b""
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: Due | None = None
         self._transport: asyncio.Transport | None = None
         self._target: Any = None
         self._pending = False
@@ -91,7 +94,7 @@ class EntryProtocol(asyncio.Protocol):
         self._pending = True
         timeout = self._ctx.settings.handshake_timeout
         if timeout:
-            self._timer = asyncio.get_running_loop().call_later(timeout, self._expire)
+            self._timer = self._ctx.deadlines.call_later(timeout, self._expire)
 
     def _refuse(self, status: int, reason: str) -> None:
         # Half-close after the answer and ignore what the client still sends: closing with
@@ -113,7 +116,7 @@ class EntryProtocol(asyncio.Protocol):
 
     def _head_done(self) -> None:
         if self._timer is not None:
-            self._timer.cancel()
+            self._ctx.deadlines.cancel(self._timer)
             self._timer = None
         if self._pending:
             self._pending = False
@@ -150,6 +153,7 @@ class EntryProtocol(asyncio.Protocol):
             max_size=handshake.hard_frame_cap(settings), logger=_QUIET,
             select_subprotocol=_choose_subprotocol,
         )  # fmt: skip
+        ws.id = _NO_ID  # only for websockets' own logs, which are off; sessions have ids
         ws.receive_data(head)
         events = ws.events_received()
         if not events or not isinstance(events[0], Request):
@@ -173,6 +177,9 @@ class EntryProtocol(asyncio.Protocol):
         ws.send_response(response)
         for chunk in ws.data_to_send():
             transport.write(chunk)
+        # The protocol's parser keeps the request for the connection's life; what was needed
+        # of its headers has been read.
+        request.headers.clear()
         if response.status_code != 101:
             transport.close()
             return

@@ -24,17 +24,23 @@ log = logging.getLogger("wsllm.server")
 
 
 def policy_of(ctx: ServerContext) -> core.ResponsesPolicy:
-    """The Responses-mode policy the settings make."""
+    """The Responses-mode policy the settings make (one, shared by its connections)."""
+    made = ctx.policies.get(PATH)
+    if isinstance(made, core.ResponsesPolicy):
+        return made
     s = ctx.settings
-    return core.ResponsesPolicy(
+    made = ctx.policies[PATH] = core.ResponsesPolicy(
         model=s.model, instructions=s.instructions, max_frame_bytes=s.max_frame_bytes,
         connection_limit_s=s.responses_connection_limit, memory_bytes=s.conversation_max_bytes,
         idle_timeout=s.idle_timeout,
     )  # fmt: skip
+    return made
 
 
 class ResponsesSession(SocketSession[core.ResponsesConnection]):
     """One connection on `/v1/responses`."""
+
+    __slots__ = ()
 
     def __init__(self, transport: asyncio.Transport, ws: ServerProtocol,
                  ctx: ServerContext) -> None:  # fmt: skip
@@ -53,7 +59,7 @@ class ResponsesSession(SocketSession[core.ResponsesConnection]):
         except Exception as exc:
             outcome, actions = self._failure(run, exc)
         finally:
-            self._tasks.pop(run.id, None)
+            self._forget(run.id)
             record_request(self._ctx, self.id, PATH, run.events.response_id, stats, outcome,
                            completion)  # fmt: skip
         return list(actions)

@@ -21,7 +21,7 @@ from wsllm.codes import ErrorCode
 from wsllm.errors import CodedError, SlowConsumer, StreamError
 from wsllm.server import connection as core
 from wsllm.server.context import ServerContext
-from wsllm.server.session import SocketSession
+from wsllm.server.session import RunIO, SocketSession
 from wsllm.server.streams import LocalStream
 
 log = logging.getLogger("wsllm.server")
@@ -47,26 +47,31 @@ class RunStats:
 
 
 def policy_of(ctx: ServerContext, mode: core.Mode) -> core.Policy:
-    """The connection policy the settings make for `mode`."""
+    """The connection policy the settings make for `mode` (one, shared by its connections)."""
+    key = (mode, ctx.hub.shared is not None)
+    made = ctx.policies.get(key)
+    if isinstance(made, core.Policy):
+        return made
     s = ctx.settings
-    return core.Policy(
+    made = ctx.policies[key] = core.Policy(
         mode=mode, max_frame_bytes=s.max_frame_bytes, keys=s.key_set, queue=s.busy == "queue",
         continue_by_default=s.conversation == "continue", model=s.model,
         instructions=s.instructions, idle_timeout=s.idle_timeout,
         memory_bytes=s.conversation_max_bytes, handoff=ctx.hub.shared is not None,
     )  # fmt: skip
+    return made
 
 
 class SeedSession(SocketSession[core.Connection]):
     """One connection on `/ws` or `/ws-stream`."""
+
+    __slots__ = ("_client",)
 
     def __init__(self, transport: asyncio.Transport, ws: ServerProtocol, ctx: ServerContext,
                  mode: core.Mode, client: str, identity: str | None) -> None:  # fmt: skip
         connection = core.Connection(policy_of(ctx, mode), identity, time.monotonic())
         super().__init__(transport, ws, ctx, connection, mode.value)
         self._client = client
-        self._streams: dict[int, LocalStream] = {}
-        self._delivered: dict[int, tuple[str, int]] = {}
 
     @property
     def _who(self) -> str:
@@ -78,8 +83,7 @@ class SeedSession(SocketSession[core.Connection]):
     def _arm_timers(self) -> None:
         wait = self._ctx.settings.auth_timeout
         if self._core.state is core.State.AUTHENTICATING and wait:
-            loop = asyncio.get_running_loop()
-            self._timers.append(loop.call_later(wait, self._later, self._core.on_auth_timeout))
+            self._add_timer(wait, self._later, self._core.on_auth_timeout)
         super()._arm_timers()
 
     def _must_wait(self, action: Any) -> bool:
@@ -112,9 +116,9 @@ class SeedSession(SocketSession[core.Connection]):
             self._produce_for(action.run)
         stop = action.run.stop if isinstance(action, core.Stop) else None
         if stop is not None and stop is not core.StopReason.DISCONNECTED:
-            stream = self._streams.get(action.run.id)
-            if stream is not None:  # the producer stops; the follower sees it end
-                stream.stop(stop.value)
+            io = self._run_of(action.run.id)
+            if io is not None and io.stream is not None:  # the producer stops; its reader sees
+                io.stream.stop(stop.value)
                 return
         super()._do(action)
 
@@ -129,67 +133,61 @@ class SeedSession(SocketSession[core.Connection]):
 
     def _produce_for(self, run: core.Run) -> None:
         stream = self._ctx.hub.open(self._who)
-        self._streams[run.id] = stream
+        self._run_io(run.id).stream = stream
         self._core.streaming(run, stream.id)
         self._ctx.hub.start(stream, self._produce(run, stream))
 
     async def _stream(self, run: core.Run) -> list[Any]:
         """Follow the run's stream (or the one it resumes) to the client."""
-        stream = self._streams.get(run.id)
+        io = self._run_io(run.id)
+        stream = io.stream
         try:
             if stream is not None:
-                await self._follow_local(run, stream)
+                await self._follow_local(io, stream)
             else:
                 assert run.resume is not None
-                await self._follow(run, run.resume.stream, run.resume.after)
+                await self._follow(io, run.resume.stream, run.resume.after)
         except StreamError as exc:
             return list(self._core.on_refused(run, exc.code, exc.message, time.monotonic()))
         except (asyncio.CancelledError, ConnectionError):
             return list(self._core.on_failed(run, time.monotonic()))
         finally:
-            self._tasks.pop(run.id, None)
-            self._streams.pop(run.id, None)
-            self._delivered.pop(run.id, None)
+            self._forget(run.id)
         outcome = stream.outcome if stream is not None else None
         if isinstance(outcome, tuple) and isinstance(outcome[0], str):
             return list(self._core.on_finished(run, outcome[0], outcome[1], time.monotonic()))
         return list(self._core.on_failed(run, time.monotonic()))
 
-    async def _follow(self, run: core.Run, stream_id: str, after: int) -> None:
-        seq = after
+    async def _follow(self, io: RunIO, stream_id: str, after: int) -> None:
+        io.stream_id, io.delivered = stream_id, after
         async for batch in self._ctx.hub.follow(stream_id, after, self._who):
             for frame in batch:
                 try:
                     await self._writer.write(frame)
                 except SlowConsumer:
                     self._writer.give_up()  # what is left goes out unwaited-for: the error last
-                    stream = self._streams.get(run.id)
-                    if stream is not None:
-                        stream.stop("slow_consumer")
-                seq += 1
-                self._delivered[run.id] = (stream_id, seq)
+                    if io.stream is not None:
+                        io.stream.stop("slow_consumer")
+                io.delivered += 1
 
-    async def _follow_local(self, run: core.Run, stream: LocalStream) -> None:
+    async def _follow_local(self, io: RunIO, stream: LocalStream) -> None:
         """Follow the stream this connection's request makes: the backlog with waits for a slow
         client, then, once caught up, each frame as it is made (no task switch a frame)."""
         hub, writer = self._ctx.hub, self._writer
-        delivered = 0
+        io.stream_id = stream.id
 
         def sink(frame: bytes) -> bool:
-            nonlocal delivered
             if not writer.write_nowait(frame):
                 return False
-            delivered += 1
-            self._delivered[run.id] = (stream.id, delivered)
+            io.delivered += 1
             return True
 
         hub.attach(stream)
         try:
             while True:
-                while delivered < len(stream.frames):
-                    await self._write_one(run, stream, stream.frames[delivered])
-                    delivered += 1
-                    self._delivered[run.id] = (stream.id, delivered)
+                while io.delivered < len(stream.frames):
+                    await self._write_one(stream, stream.frames[io.delivered])
+                    io.delivered += 1
                 if stream.final:
                     return
                 stream.sink = sink
@@ -198,7 +196,7 @@ class SeedSession(SocketSession[core.Connection]):
             stream.sink = None
             hub.detach(stream)
 
-    async def _write_one(self, run: core.Run, stream: LocalStream, frame: bytes) -> None:
+    async def _write_one(self, stream: LocalStream, frame: bytes) -> None:
         try:
             await self._writer.write(frame)
         except SlowConsumer:
@@ -206,12 +204,12 @@ class SeedSession(SocketSession[core.Connection]):
             stream.stop("slow_consumer")
 
     def _hand_off(self, run: core.Run) -> None:
-        stream_id, seq = self._delivered.get(run.id, (None, 0))
-        if stream_id is None and run.id in self._streams:
-            stream_id = self._streams[run.id].id
-        task = self._tasks.get(run.id)
-        if task is not None:
-            task.cancel()  # stop following; the stream goes on, on this node
+        io = self._run_of(run.id)
+        stream_id, seq = (io.stream_id, io.delivered) if io is not None else (None, 0)
+        if stream_id is None and io is not None and io.stream is not None:
+            stream_id = io.stream.id
+        if io is not None and io.task is not None:
+            io.task.cancel()  # stop following; the stream goes on, on this node
         self._writer.send(protocol.reconnect_frame(stream_id, seq, run.request.id))
         self.close(core.CLOSE_GOING_AWAY, "server shutting down: reconnect and resume")
 

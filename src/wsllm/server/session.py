@@ -13,8 +13,7 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 from websockets.frames import Frame, Opcode
@@ -22,9 +21,12 @@ from websockets.server import ServerProtocol
 
 from wsllm.server.connection import Close, Send, Start, State, Stop
 from wsllm.server.context import ServerContext
+from wsllm.server.deadlines import Due
+from wsllm.server.streams import LocalStream
 from wsllm.server.writer import FrameWriter
 
 CLOSE_TIMEOUT = 2.0
+_BINARY = b"\x00binary"  # marks a fragmented message as binary
 _session_ids = itertools.count(1)
 
 
@@ -47,8 +49,25 @@ class Core(Protocol):
 C = TypeVar("C", bound=Core)
 
 
+class RunIO:
+    """What a connection holds for one running request: the task that serves it and, on the
+    seed protocol, the stream it follows and how many of its frames went out."""
+
+    __slots__ = ("delivered", "stream", "stream_id", "task")
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task[None] | None = None
+        self.stream: LocalStream | None = None
+        self.stream_id: str | None = None
+        self.delivered = 0
+
+
 class SocketSession(Generic[C]):
     """A connection: feeds the core, carries out its actions, runs each reply in a task."""
+
+    __slots__ = ("_backlog", "_closing", "_core", "_ctx", "_ended", "_lost", "_parts", "_pinged",
+                 "_runs", "_serial", "_tick_timer", "_timers", "_transport", "_writer", "_ws",
+                 "id", "path")  # fmt: skip
 
     def __init__(self, transport: asyncio.Transport, ws: ServerProtocol, ctx: ServerContext,
                  core: C, path: str) -> None:  # fmt: skip
@@ -60,15 +79,42 @@ class SocketSession(Generic[C]):
         self._core = core
         s = ctx.settings
         self._writer = FrameWriter(transport, s.send_buffer_bytes, s.slow_consumer_timeout)
-        self._tasks: dict[int, asyncio.Task[None]] = {}
-        self._timers: list[asyncio.TimerHandle] = []
-        self._tick_timer: asyncio.TimerHandle | None = None
-        self._ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._parts: list[bytes] = []
+        self._runs: dict[int, RunIO] | None = None  # made with the first request
+        self._timers: list[Due] | None = None
+        self._tick_timer: Due | None = None
+        self._ended: asyncio.Future[None] | None = None  # made when a drain waits for it
+        self._lost = False
+        self._parts: list[bytes] | None = None  # a fragmented message's parts so far
         self._serial: asyncio.Task[None] | None = None
-        self._backlog: deque[tuple[str | None, float]] = deque()
+        self._backlog: list[tuple[str | None, float]] | None = None
         self._pinged = False
         self._closing = False
+
+    def _run_io(self, run_id: int) -> RunIO:
+        """The request's I/O record, made if it has none yet."""
+        if self._runs is None:
+            self._runs = {}
+        io = self._runs.get(run_id)
+        if io is None:
+            io = self._runs[run_id] = RunIO()
+        return io
+
+    def _run_of(self, run_id: int) -> RunIO | None:
+        return None if self._runs is None else self._runs.get(run_id)
+
+    def _forget(self, run_id: int) -> None:
+        if self._runs is not None:
+            self._runs.pop(run_id, None)
+            if not self._runs:
+                self._runs = None
+
+    def _add_timer(self, delay: float, callback: Callable[..., object], *args: Any) -> None:
+        timer = self._ctx.deadlines.call_later(delay, callback, *args)
+        if self._timers is None:
+            self._timers = []
+        else:  # forget those done with
+            self._timers = [t for t in self._timers if t.pending]
+        self._timers.append(timer)
 
     @property
     def busy(self) -> bool:
@@ -79,7 +125,7 @@ class SocketSession(Generic[C]):
         """The handshake is done: greet the client, arm the timers, join the heartbeat."""
         self._act(self._opening())
         self._arm_timers()
-        self._ctx.heartbeat.add(self)
+        self._ctx.heartbeat.wake()
 
     def _opening(self) -> list[Any]:
         """What the core says when the connection opens."""
@@ -104,18 +150,20 @@ class SocketSession(Generic[C]):
             self._pinged = False
         elif opcode is Opcode.TEXT or opcode is Opcode.BINARY or opcode is Opcode.CONT:
             if opcode is not Opcode.CONT:
-                self._parts = [] if frame.opcode is Opcode.TEXT else [b"\x00binary"]
+                self._parts = None if opcode is Opcode.TEXT else [_BINARY]
             if not frame.fin:
+                if self._parts is None:
+                    self._parts = []
                 self._parts.append(bytes(frame.data))
                 return
-            self._message(self._parts, bytes(frame.data))
+            self._message(self._parts or (), bytes(frame.data))
 
-    def _message(self, parts: list[bytes], last: bytes) -> None:
+    def _message(self, parts: Sequence[bytes], last: bytes) -> None:
         if self._closing:
             return
-        binary = bool(parts) and parts[0] == b"\x00binary"
+        binary = bool(parts) and parts[0] is _BINARY
         data = b"".join([*parts[binary:], last]) if len(parts) > binary else last
-        self._parts = []
+        self._parts = None
         text: str | None = None
         if not binary:
             try:
@@ -125,6 +173,8 @@ class SocketSession(Generic[C]):
                 return
         self._pinged = False  # a client that sends has not vanished
         if self._serial is not None:
+            if self._backlog is None:
+                self._backlog = []
             self._backlog.append((text, time.monotonic()))
             return
         self._act(self._hear(text, time.monotonic()))
@@ -147,7 +197,7 @@ class SocketSession(Generic[C]):
         try:
             await self._do_all(actions)
             while self._backlog and not self._closing:
-                await self._do_all(self._hear(*self._backlog.popleft()))
+                await self._do_all(self._hear(*self._backlog.pop(0)))
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
@@ -173,11 +223,11 @@ class SocketSession(Generic[C]):
             self._writer.send(action.frame)
         elif isinstance(action, Start):
             task = asyncio.get_running_loop().create_task(self._serve(action.run))
-            self._tasks[action.run.id] = task
+            self._run_io(action.run.id).task = task
         elif isinstance(action, Stop):
-            running = self._tasks.get(action.run.id)
-            if running is not None:
-                running.cancel()
+            running = self._run_of(action.run.id)
+            if running is not None and running.task is not None:
+                running.task.cancel()
         elif isinstance(action, Close):
             self.close(action.code, action.reason)
         else:
@@ -202,14 +252,17 @@ class SocketSession(Generic[C]):
 
     def _schedule_tick(self) -> None:
         # One timer, for the next moment the core may act on its own (idle timeout, connection
-        # limit); activity in between only moves that moment, checked when it comes.
-        if self._tick_timer is not None:
-            self._tick_timer.cancel()
-            self._tick_timer = None
-        deadline = self._core.next_deadline()
-        if deadline is not None and not self._closing:
-            delay = max(deadline - time.monotonic(), 0.01)
-            self._tick_timer = asyncio.get_running_loop().call_later(delay, self._tick)
+        # limit); activity in between only moves that moment later, checked when it comes.
+        deadline = None if self._closing else self._core.next_deadline()
+        timer, deadlines = self._tick_timer, self._ctx.deadlines
+        if timer is not None and timer.pending:
+            if deadline is not None and timer.when <= deadline:
+                return  # it will look again when it fires
+            deadlines.cancel(timer)
+        self._tick_timer = None
+        if deadline is not None:
+            when = max(deadline, time.monotonic() + 0.01)
+            self._tick_timer = deadlines.call_at(when, self._tick)
 
     def _tick(self) -> None:
         self._tick_timer = None
@@ -256,33 +309,34 @@ class SocketSession(Generic[C]):
         with contextlib.suppress(Exception):  # already closing: nothing more to say
             self._ws.send_close(code, reason)
         self._send_protocol_output()
-        self._timers.append(
-            asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self._transport.abort)
-        )
+        self._add_timer(CLOSE_TIMEOUT, self._transport.abort)
 
     def connection_lost(self) -> None:
         """The connection is gone: stop what runs, forget the timers."""
         self._closing = True
         self._writer.closed = True
-        for timer in [*self._timers, self._tick_timer]:
-            if timer is not None:
-                timer.cancel()
-        self._ctx.heartbeat.discard(self)
+        for timer in [*(self._timers or ()), self._tick_timer]:
+            self._ctx.deadlines.cancel(timer)
+        self._timers = self._tick_timer = None
         if self._serial is not None:
             self._serial.cancel()
-        self._backlog.clear()
+        self._backlog = None
+        self._lost = True
         self._act(self._core.on_disconnect())
-        if not self._ended.done():
+        if self._ended is not None and not self._ended.done():
             self._ended.set_result(None)
 
     async def drain(self, timeout: float) -> None:
         """Take no new requests, let the running ones finish up to `timeout`, then close."""
+        ended = self._ended = asyncio.get_running_loop().create_future()
+        if self._lost:
+            ended.set_result(None)
         self._act(self._core.on_drain())
         try:
-            await asyncio.wait_for(asyncio.shield(self._ended), timeout)
+            await asyncio.wait_for(asyncio.shield(ended), timeout)
         except TimeoutError:
             self._act(self._core.on_drain_timeout())
             try:
-                await asyncio.wait_for(asyncio.shield(self._ended), CLOSE_TIMEOUT * 2)
+                await asyncio.wait_for(asyncio.shield(ended), CLOSE_TIMEOUT * 2)
             except TimeoutError:
                 self._transport.abort()

@@ -1,0 +1,114 @@
+"""Timers for many connections on one event-loop timer.
+
+An event-loop timer costs a connection more than half a kilobyte (uvloop's handle and the
+libuv timer under it); most of a connection's timers (its idle timeout, its auth deadline) wait
+long and rarely fire. Here each is a small entry in one heap, and the loop holds a single timer,
+for the earliest. Times are `time.monotonic()` seconds, as the connection cores keep them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("wsllm.server")
+
+_COMPACT_AT = 256  # cancelled entries tolerated before the heap is rebuilt without them
+
+
+class Due:
+    """One timer: `callback(*args)` at `when`, unless cancelled first."""
+
+    __slots__ = ("args", "callback", "when")
+
+    def __init__(self, when: float, callback: Callable[..., object], args: tuple[Any, ...]):
+        self.when = when
+        self.callback: Callable[..., object] | None = callback
+        self.args = args
+
+    def __lt__(self, other: Due) -> bool:
+        return self.when < other.when
+
+    @property
+    def pending(self) -> bool:
+        """Whether it has neither fired nor been cancelled."""
+        return self.callback is not None
+
+
+class Deadlines:
+    """The process's connection timers."""
+
+    def __init__(self) -> None:
+        self._heap: list[Due] = []
+        self._cancelled = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._armed_for = float("inf")
+
+    def __len__(self) -> int:
+        """Timers waiting to fire."""
+        return len(self._heap) - self._cancelled
+
+    def call_at(self, when: float, callback: Callable[..., object], *args: Any) -> Due:
+        """Call `callback(*args)` at monotonic time `when`."""
+        due = Due(when, callback, args)
+        heapq.heappush(self._heap, due)
+        if when < self._armed_for:
+            self._arm()
+        return due
+
+    def call_later(self, delay: float, callback: Callable[..., object], *args: Any) -> Due:
+        """Call `callback(*args)` in `delay` seconds."""
+        return self.call_at(time.monotonic() + delay, callback, *args)
+
+    def cancel(self, due: Due | None) -> None:
+        """Forget `due` (nothing happens if it fired or was cancelled already)."""
+        if due is None or due.callback is None:
+            return
+        due.callback, due.args = None, ()
+        self._cancelled += 1
+        if self._cancelled > _COMPACT_AT and self._cancelled * 2 > len(self._heap):
+            self._heap = [d for d in self._heap if d.callback is not None]
+            heapq.heapify(self._heap)
+            self._cancelled = 0
+
+    def _arm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._armed_for = float("inf")
+        heap = self._heap
+        while heap and heap[0].callback is None:
+            heapq.heappop(heap)
+            self._cancelled -= 1
+        if heap:
+            self._armed_for = heap[0].when
+            delay = max(self._armed_for - time.monotonic(), 0.0)
+            self._timer = asyncio.get_running_loop().call_later(delay, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        self._armed_for = float("inf")
+        now, heap = time.monotonic(), self._heap
+        while heap and heap[0].when <= now + 0.001:  # the loop's clock is in milliseconds
+            due = heapq.heappop(heap)
+            callback, args = due.callback, due.args
+            if callback is None:
+                self._cancelled -= 1
+                continue
+            due.callback, due.args = None, ()
+            try:
+                callback(*args)
+            except Exception:  # one connection's failure is not every connection's
+                log.exception("a connection timer failed")
+        self._arm()
+
+    def stop(self) -> None:
+        """Forget every timer (the loop is closing)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._heap, self._cancelled, self._armed_for = [], 0, float("inf")

@@ -1,0 +1,85 @@
+"""The process's connection timers: fire in order, at their time, never after a cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from wsllm.server.deadlines import Deadlines
+
+
+async def test_timers_fire_in_time_order_whatever_order_they_were_set() -> None:
+    deadlines, fired = Deadlines(), []
+    deadlines.call_later(0.06, fired.append, "third")
+    deadlines.call_later(0.02, fired.append, "first")
+    deadlines.call_later(0.04, fired.append, "second")
+    await asyncio.sleep(0.12)
+    assert fired == ["first", "second", "third"]
+    assert len(deadlines) == 0
+
+
+async def test_a_timer_does_not_fire_before_its_time() -> None:
+    deadlines, fired_at = Deadlines(), []
+    start = time.monotonic()
+    deadlines.call_later(0.05, lambda: fired_at.append(time.monotonic() - start))
+    await asyncio.sleep(0.1)
+    assert len(fired_at) == 1
+    assert fired_at[0] >= 0.049
+
+
+async def test_a_cancelled_timer_never_fires_and_the_others_still_do() -> None:
+    deadlines, fired = Deadlines(), []
+    first = deadlines.call_later(0.02, fired.append, "cancelled")
+    deadlines.call_later(0.03, fired.append, "kept")
+    deadlines.cancel(first)
+    deadlines.cancel(first)  # twice is harmless
+    assert not first.pending
+    assert len(deadlines) == 1
+    await asyncio.sleep(0.08)
+    assert fired == ["kept"]
+
+
+async def test_an_earlier_timer_set_later_is_not_held_up_by_a_later_one() -> None:
+    deadlines, fired = Deadlines(), []
+    deadlines.call_later(5.0, fired.append, "late")
+    deadlines.call_later(0.02, fired.append, "early")
+    await asyncio.sleep(0.08)
+    assert fired == ["early"]
+    deadlines.stop()
+
+
+async def test_many_cancellations_are_compacted_away() -> None:
+    deadlines, fired = Deadlines(), []
+    dues = [deadlines.call_later(60.0, fired.append, n) for n in range(2000)]
+    for due in dues[:1990]:
+        deadlines.cancel(due)
+    assert len(deadlines) == 10
+    assert len(deadlines._heap) < 1000  # the heap does not keep what was cancelled
+    deadlines.stop()
+
+
+async def test_one_failing_timer_does_not_stop_the_others(caplog: pytest.LogCaptureFixture) -> None:
+    deadlines, fired = Deadlines(), []
+
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    deadlines.call_later(0.01, boom)
+    deadlines.call_later(0.01, fired.append, "after")
+    await asyncio.sleep(0.06)
+    assert fired == ["after"]
+    assert "a connection timer failed" in caplog.text
+
+
+async def test_a_timer_may_set_another_from_its_callback() -> None:
+    deadlines, fired = Deadlines(), []
+
+    def again() -> None:
+        fired.append("one")
+        deadlines.call_later(0.01, fired.append, "two")
+
+    deadlines.call_later(0.01, again)
+    await asyncio.sleep(0.08)
+    assert fired == ["one", "two"]
