@@ -1,67 +1,157 @@
 """Many slow streams on one worker: CONNS concurrent streams, each delta 1/RATE s apart upstream;
 how much latency does the server add?
 
-    python benchmarks/streams_1000.py                                  # the simulated model
-    python benchmarks/streams_1000.py --upstream http://127.0.0.1:4011/v1   # an upstream pacing ITL
+    python benchmarks/streams_1000.py                          # steady state (Poisson arrivals)
+    python benchmarks/streams_1000.py --arrivals lockstep      # every stream in step
+    python benchmarks/streams_1000.py --upstream http://127.0.0.1:4011/v1   # an upstream paces
 
-With the simulated model the server paces the deltas itself (`--sim-itl-ms`), so what the client
-sees beyond that pacing is the server's own added latency. With `--upstream`, point it at an
-OpenAI-compatible stand-in that sends a delta every 1000/RATE ms (e.g. ITL_MS=20), and the figure
-also holds the stand-in's own timer jitter.
+With the simulated model (the default) delta i of a reply is due i/RATE s after the request
+arrives, on the model's own clock, so how late each delta reaches its client is what the server
+(and the client, and the loopback) added. Arrivals are Poisson at CONNS / (reply length) a second,
+so CONNS streams run at once on average, started at random moments as users start them;
+`--arrivals lockstep` instead keeps CONNS clients each sending its next request when its last
+reply ends, so all streams run in step and every delta of a round is due in the same
+millisecond: the worst case. Requests that start in the first reply-length of the run (the ramp
+up) are left out of the figures.
+
+With `--upstream`, point it at an OpenAI-compatible stand-in that sends a delta every 1000/RATE
+ms (e.g. ITL_MS=20): only gaps between deltas are reported then, since the stand-in's schedule is
+its own.
+
+The load comes from `--clients` processes (one Python client cannot take 50,000 deltas a second
+and still measure them on time); the CPU each side used is printed.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
+import os
+import resource
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 
-from wsllm.bench.engine import Workload, run_load
+from wsllm.bench.engine import LoadRun, Workload, run_load
 from wsllm.bench.figures import figures
 from wsllm.bench.workload import SEED_TEMPLATE, generated_prompts, seed_renderer, seed_states
 from wsllm.process import use_uvloop
 from wsllm.server.spawn import spawned_server
+from wsllm.stats import percentile
 
 
 @contextmanager
 def server(args: argparse.Namespace) -> Iterator[str]:
     """One `wsllm serve` worker; yields its /ws-stream URL."""
-    gap = 1000 / args.rate
     command = ["--port", "0"]
     if args.upstream:
         command += ["--backend", "openai", "--base-url", args.upstream]
     else:
-        command += ["--backend", "simulated", "--sim-ttft-ms", "0", "--sim-itl-ms", f"{gap:g}",
-                    "--sim-tokens", str(args.deltas)]  # fmt: skip
+        command += ["--backend", "simulated", "--sim-ttft-ms", "0",
+                    "--sim-itl-ms", f"{1000 / args.rate:g}", "--sim-tokens", str(args.deltas)]  # fmt: skip
     env = {"OPENAI_API_KEY": "sk-bench", "WSLLM_MAX_CONNECTIONS_PER_CLIENT": "100000",
            "WSLLM_LOG_LEVEL": "info", "PATH": "/usr/bin:/bin"}  # fmt: skip
     with spawned_server(command, env) as base:
         yield base.replace("http://", "ws://") + "/ws-stream"
 
 
+def load_share(url: str, conns: int, requests: int, arrivals_per_s: float | None) -> LoadRun:
+    """One client process's share of the load (run in a process of its own)."""
+    use_uvloop()
+    pool = conns if arrivals_per_s is None else int(conns * 1.25) + 10  # room for Poisson peaks
+    load = Workload(url=url, render=seed_renderer(SEED_TEMPLATE),
+                    prompts=generated_prompts(1000, 6, 0), new_state=seed_states(),
+                    concurrency=pool, requests=requests, rate=arrivals_per_s, timeout_s=120,
+                    seed=os.getpid())  # fmt: skip
+    return asyncio.run(run_load(load, lambda record: None))
+
+
+def run_clients(url: str, args: argparse.Namespace) -> LoadRun:
+    """The load from `args.clients` processes at once; their records pooled."""
+    n = args.clients
+    reply_s = args.deltas / args.rate
+    per_s = None if args.arrivals == "lockstep" else args.conns / reply_s / n
+    shares = [(url, args.conns // n + (i < args.conns % n), args.requests // n, per_s)
+              for i in range(n)]  # fmt: skip
+    with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
+        runs = list(pool.map(load_share, *zip(*shares, strict=True)))
+    started = min(r.started_at for r in runs)
+    steady = [rec for run in runs for rec in run.records if rec.started_s >= started + reply_s]
+    return LoadRun(url=url, records=steady, started_at=started,
+                   wall_s=max(r.started_at + r.wall_s for r in runs) - started - reply_s)  # fmt: skip
+
+
+def cpu_s_of_children(word: str) -> float:
+    """CPU seconds used so far by this process's children whose command line has `word`."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(stat[1]) == os.getpid() and word.encode() in command:
+            total += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def lateness_ms(run: LoadRun, gap_ms: float) -> list[float]:
+    """How late each delta reached its client: delta i is due i x gap after the request was
+    sent, so anything beyond is the server's, the network's and the client's own delay."""
+    late: list[float] = []
+    for record in run.records:
+        if record.error is not None or record.ttft_ms is None:
+            continue
+        seen = record.ttft_ms
+        late.append(seen)
+        for index, step in enumerate(record.gaps_ms, start=1):
+            seen += step
+            late.append(seen - index * gap_ms)
+    return late
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--conns", type=int, default=1000)
+    parser.add_argument("--conns", type=int, default=1000, help="streams at once")
     parser.add_argument("--rate", type=float, default=50.0, help="deltas per second per stream")
     parser.add_argument("--deltas", type=int, default=100, help="deltas per reply (simulated)")
-    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--requests", type=int, default=8000)
+    parser.add_argument("--arrivals", choices=("poisson", "lockstep"), default="poisson")
     parser.add_argument("--upstream", help="OpenAI-compatible base URL pacing its own deltas")
+    parser.add_argument("--clients", type=int, default=2, help="client processes")
     args = parser.parse_args()
-    use_uvloop()
     with server(args) as url:
-        load = Workload(url=url, render=seed_renderer(SEED_TEMPLATE),
-                        prompts=generated_prompts(1000, 6, 0), new_state=seed_states(),
-                        concurrency=args.conns, requests=args.requests, timeout_s=120)  # fmt: skip
-        result = figures(asyncio.run(run_load(load, lambda record: None)))
-    gap = 1000 / args.rate
-    itl, ttft = result["itl_ms"], result["ttft_ms"]
-    print(f"{args.conns} streams x {args.rate:g} deltas/s: completed {result['completed']}, "
-          f"errors {result['errors']}, {result['deltas_per_s']:.0f} deltas/s overall")  # fmt: skip
+        server_cpu = cpu_s_of_children("serve")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        run = run_clients(url, args)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        server_cpu = cpu_s_of_children("serve") - server_cpu
+    clients_cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    report(args, run, server_cpu, clients_cpu)
+
+
+def report(args: argparse.Namespace, run: LoadRun, server_cpu: float, clients_cpu: float) -> None:
+    result, gap = figures(run), 1000 / args.rate
+    itl, ttft, e2e = result["itl_ms"], result["ttft_ms"], result["e2e_ms"]
+    in_flight = sum(r.e2e_ms or 0.0 for r in run.records) / 1000 / run.wall_s
+    print(f"{args.conns} streams x {args.rate:g} deltas/s, {args.arrivals} arrivals: "
+          f"{result['completed']} replies measured, {result['errors']} errors, "
+          f"{result['deltas_per_s']:.0f} deltas/s, {in_flight:.0f} streams at once on average")  # fmt: skip
+    print(f"CPU (whole run, ramp-up included): server {server_cpu:.1f} s, "
+          f"{args.clients} client processes {clients_cpu:.1f} s")  # fmt: skip
     print(f"gap between deltas: p50 {itl['p50']:.2f} ms, p99 {itl['p99']:.2f} ms, "
           f"max {itl['max']:.2f} ms (paced at {gap:g} ms)")  # fmt: skip
-    print(f"added latency per delta: p50 {itl['p50'] - gap:.2f} ms, p99 {itl['p99'] - gap:.2f} ms")
-    print(f"time to first delta: p50 {ttft['p50']:.2f} ms, p99 {ttft['p99']:.2f} ms")
+    print(f"time to first delta: p50 {ttft['p50']:.2f} ms, p99 {ttft['p99']:.2f} ms; "
+          f"reply end to end p99 {e2e['p99']:.1f} ms")  # fmt: skip
+    if not args.upstream:
+        late = lateness_ms(run, gap)
+        p50, p99 = percentile(late, 0.5) or 0.0, percentile(late, 0.99) or 0.0
+        print(f"added latency per delta (reached the client - due on the model's clock): "
+              f"p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {max(late):.2f} ms")  # fmt: skip
 
 
 if __name__ == "__main__":

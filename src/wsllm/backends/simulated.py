@@ -6,10 +6,12 @@ import asyncio
 import hashlib
 import itertools
 import random
+import time
 from collections.abc import AsyncGenerator
 
 from wsllm.backends.base import BACKENDS, Completion, CompletionRequest, Reply
 from wsllm.settings import Settings
+from wsllm.timers import Deadlines
 
 _SENTENCES = (
     "This answer comes from the simulated model, so it works offline.",
@@ -56,6 +58,7 @@ class SimulatedBackend:
         self._itl = settings.sim_itl_ms / 1000
         self._tokens = settings.sim_tokens
         self._ids = itertools.count(1)
+        self._clock = Deadlines()  # every stream's pacing on one loop timer
         self.description = (
             f"simulated model (not a real model: deterministic text, {self._tokens} tokens, "
             f"first token after {settings.sim_ttft_ms:g} ms, "
@@ -80,13 +83,17 @@ class SimulatedBackend:
         return Reply(lambda reply: self._deltas(request, reply))
 
     async def _deltas(self, request: CompletionRequest, reply: Reply) -> AsyncGenerator[str, None]:
+        # Token i is due at start + TTFT + i x ITL, on the model's own clock, as a real model's
+        # tokens are: a server that falls behind finds them waiting, and does not push the
+        # schedule back.
         tokens = self._tokens_for(request)
+        due = time.monotonic() + self._ttft
         for index, token in enumerate(tokens):
-            delay = self._ttft if index == 0 else self._itl
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if due > time.monotonic():
+                await self._clock.sleep_until(due)
             elif index % 64 == 63:
-                await asyncio.sleep(0)  # at full speed, still let other connections have a turn
+                await asyncio.sleep(0)  # behind, or at full speed: still let others have a turn
+            due += self._itl
             yield token
         reply.completion = self._completion(request, tokens)
 

@@ -6,12 +6,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from wsllm.backends import Backend
-from wsllm.server.deadlines import Deadlines
 from wsllm.server.heartbeat import Heartbeat
 from wsllm.server.limits import ConnectionLimits, RateLimiter
 from wsllm.server.metrics import ServerMetrics
 from wsllm.server.streams import StreamHub
+from wsllm.server.writer import Cork
 from wsllm.settings import Settings
+from wsllm.timers import Deadlines
 
 
 class Session(Protocol):
@@ -50,6 +51,7 @@ class ServerContext:
     hub: StreamHub = field(init=False)
     heartbeat: Heartbeat = field(init=False)
     deadlines: Deadlines = field(default_factory=Deadlines)
+    cork: Cork = field(default_factory=Cork)
     policies: dict[object, object] = field(default_factory=dict)  # one per kind, shared
 
     def __post_init__(self) -> None:

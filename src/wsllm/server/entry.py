@@ -23,8 +23,8 @@ from websockets.typing import Subprotocol
 
 from wsllm.server import handshake
 from wsllm.server.context import ServerContext
-from wsllm.server.deadlines import Due
 from wsllm.server.session import SocketSession
+from wsllm.timers import Due
 
 _END_OF_HEAD = b"\r\n\r\n"
 _NO_ID = uuid.UUID(int=0)

@@ -21,9 +21,9 @@ from websockets.server import ServerProtocol
 
 from wsllm.server.connection import Close, Send, Start, State, Stop
 from wsllm.server.context import ServerContext
-from wsllm.server.deadlines import Due
 from wsllm.server.streams import LocalStream
 from wsllm.server.writer import FrameWriter
+from wsllm.timers import Due
 
 CLOSE_TIMEOUT = 2.0
 _BINARY = b"\x00binary"  # marks a fragmented message as binary
@@ -78,7 +78,8 @@ class SocketSession(Generic[C]):
         self._ctx = ctx
         self._core = core
         s = ctx.settings
-        self._writer = FrameWriter(transport, s.send_buffer_bytes, s.slow_consumer_timeout)
+        self._writer = FrameWriter(transport, s.send_buffer_bytes, s.slow_consumer_timeout,
+                                   ctx.cork)  # fmt: skip
         self._runs: dict[int, RunIO] | None = None  # made with the first request
         self._timers: list[Due] | None = None
         self._tick_timer: Due | None = None

@@ -26,15 +26,41 @@ def text_frame_header(length: int) -> bytes:
     return _LEN64.pack(_TEXT_FIN, 127, length)
 
 
+class Cork:
+    """The writers holding frames this loop turn, written out together at its end: one callback
+    a turn for all the process's connections, not one per connection."""
+
+    __slots__ = ("_loop", "_writers")
+
+    def __init__(self) -> None:
+        self._writers: list[FrameWriter] = []
+        self._loop: asyncio.AbstractEventLoop | None = None  # set while a flush is scheduled
+
+    def add(self, writer: FrameWriter) -> None:
+        """Write `writer`'s frames at the end of this turn."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # nothing scheduled on this loop yet
+            self._writers = []
+            self._loop = loop
+            loop.call_soon(self._flush)
+        self._writers.append(writer)
+
+    def _flush(self) -> None:
+        writers, self._writers, self._loop = self._writers, [], None
+        for writer in writers:
+            writer.flush()
+
+
 class FrameWriter:
     """Writes whole text frames to a connection's transport, coalescing those of one loop turn."""
 
-    __slots__ = ("_gave_up", "_high_water", "_patience", "_pending", "_scheduled", "_transport",
-                 "closed")  # fmt: skip
+    __slots__ = ("_cork", "_gave_up", "_high_water", "_patience", "_pending", "_scheduled",
+                 "_transport", "closed")  # fmt: skip
 
     def __init__(self, transport: asyncio.Transport, high_water: int = 1 << 20,
-                 patience: float = 30.0) -> None:  # fmt: skip
+                 patience: float = 30.0, cork: Cork | None = None) -> None:  # fmt: skip
         self._transport = transport
+        self._cork = cork or Cork()
         self._pending: list[bytes] = []
         self._scheduled = False
         self._high_water = high_water
@@ -73,7 +99,7 @@ class FrameWriter:
         self._pending.append(payload)
         if not self._scheduled:
             self._scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
+            self._cork.add(self)
 
     def give_up(self) -> None:
         """Stop waiting for a slow client: what is written now is its last word."""
@@ -84,9 +110,10 @@ class FrameWriter:
         self._scheduled = False
         if not self._pending:
             return
-        pending, self._pending = self._pending, []
+        data = b"".join(self._pending)
+        self._pending.clear()
         if self._open():
-            self._transport.write(b"".join(pending))
+            self._transport.write(data)
 
     async def _wait_for_room(self) -> None:
         waited = 0.0

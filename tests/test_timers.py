@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from wsllm.server.deadlines import Deadlines
+from wsllm.timers import Deadlines
 
 
 async def test_timers_fire_in_time_order_whatever_order_they_were_set() -> None:
@@ -83,3 +83,29 @@ async def test_a_timer_may_set_another_from_its_callback() -> None:
     deadlines.call_later(0.01, again)
     await asyncio.sleep(0.08)
     assert fired == ["one", "two"]
+
+
+async def test_sleep_until_wakes_the_sleeper_at_its_time_and_not_a_cancelled_one() -> None:
+    deadlines = Deadlines()
+    start = time.monotonic()
+    cancelled = asyncio.ensure_future(deadlines.sleep_until(start + 0.02))
+    cancelled.cancel()
+    await deadlines.sleep_until(start + 0.03)
+    assert time.monotonic() - start >= 0.029
+    assert cancelled.cancelled()
+
+
+def test_timers_left_on_a_finished_loop_do_not_fire_on_the_next() -> None:
+    deadlines, fired = Deadlines(), []
+
+    async def set_one(label: str, delay: float) -> None:
+        deadlines.call_later(delay, fired.append, label)
+
+    asyncio.run(set_one("old loop", 0.01))  # the loop ends before its timer is due
+
+    async def wait() -> None:
+        deadlines.call_later(0.02, fired.append, "waited")
+        await asyncio.sleep(0.05)
+
+    asyncio.run(wait())
+    assert fired == ["waited"]

@@ -1,9 +1,9 @@
-"""Timers for many connections on one event-loop timer.
+"""Many timers on one event-loop timer.
 
-An event-loop timer costs a connection more than half a kilobyte (uvloop's handle and the
-libuv timer under it); most of a connection's timers (its idle timeout, its auth deadline) wait
-long and rarely fire. Here each is a small entry in one heap, and the loop holds a single timer,
-for the earliest. Times are `time.monotonic()` seconds, as the connection cores keep them.
+An event-loop timer costs more than half a kilobyte (uvloop's handle and the libuv timer under
+it) and a start and a stop in libuv; a server has one or two per connection (idle timeout, auth
+deadline) and the simulated model one per token. Here each is a small entry in one heap, and the
+loop holds a single timer, for the earliest. Times are `time.monotonic()` seconds.
 """
 
 from __future__ import annotations
@@ -39,14 +39,20 @@ class Due:
         return self.callback is not None
 
 
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():  # a sleeper that was cancelled is not woken
+        future.set_result(None)
+
+
 class Deadlines:
-    """The process's connection timers."""
+    """A set of timers sharing one loop timer (one set for a loop at a time)."""
 
     def __init__(self) -> None:
         self._heap: list[Due] = []
         self._cancelled = 0
         self._timer: asyncio.TimerHandle | None = None
         self._armed_for = float("inf")
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def __len__(self) -> int:
         """Timers waiting to fire."""
@@ -54,6 +60,10 @@ class Deadlines:
 
     def call_at(self, when: float, callback: Callable[..., object], *args: Any) -> Due:
         """Call `callback(*args)` at monotonic time `when`."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new loop: the old one's timers cannot fire any more
+            self.stop()
+            self._loop = loop
         due = Due(when, callback, args)
         heapq.heappush(self._heap, due)
         if when < self._armed_for:
@@ -63,6 +73,12 @@ class Deadlines:
     def call_later(self, delay: float, callback: Callable[..., object], *args: Any) -> Due:
         """Call `callback(*args)` in `delay` seconds."""
         return self.call_at(time.monotonic() + delay, callback, *args)
+
+    def sleep_until(self, when: float) -> asyncio.Future[None]:
+        """A future that is done at monotonic time `when` (await it to sleep till then)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.call_at(when, _wake, future)
+        return future
 
     def cancel(self, due: Due | None) -> None:
         """Forget `due` (nothing happens if it fired or was cancelled already)."""
@@ -87,7 +103,8 @@ class Deadlines:
         if heap:
             self._armed_for = heap[0].when
             delay = max(self._armed_for - time.monotonic(), 0.0)
-            self._timer = asyncio.get_running_loop().call_later(delay, self._fire)
+            assert self._loop is not None
+            self._timer = self._loop.call_later(delay, self._fire)
 
     def _fire(self) -> None:
         self._timer = None
