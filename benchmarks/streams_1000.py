@@ -49,8 +49,9 @@ def server(args: argparse.Namespace) -> Iterator[str]:
     if args.upstream:
         command += ["--backend", "openai", "--base-url", args.upstream]
     else:
-        command += ["--backend", "simulated", "--sim-ttft-ms", "0",
-                    "--sim-itl-ms", f"{1000 / args.rate:g}", "--sim-tokens", str(args.deltas)]  # fmt: skip
+        itl = f"{1000 / args.rate:g}"
+        command += ["--backend", "simulated", "--sim-ttft-ms", "0", "--sim-itl-ms", itl,
+                    "--sim-tokens", str(args.deltas)]  # fmt: skip
     env = {"OPENAI_API_KEY": "sk-bench", "WSLLM_MAX_CONNECTIONS_PER_CLIENT": "100000",
            "WSLLM_LOG_LEVEL": "info", "PATH": "/usr/bin:/bin"}  # fmt: skip
     with spawned_server(command, env) as base:
@@ -79,8 +80,8 @@ def run_clients(url: str, args: argparse.Namespace) -> LoadRun:
         runs = list(pool.map(load_share, *zip(*shares, strict=True)))
     started = min(r.started_at for r in runs)
     steady = [rec for run in runs for rec in run.records if rec.started_s >= started + reply_s]
-    return LoadRun(url=url, records=steady, started_at=started,
-                   wall_s=max(r.started_at + r.wall_s for r in runs) - started - reply_s)  # fmt: skip
+    ended = max(r.started_at + r.wall_s for r in runs)
+    return LoadRun(url=url, records=steady, started_at=started, wall_s=ended - started - reply_s)
 
 
 def cpu_s_of_children(word: str) -> float:
@@ -140,7 +141,8 @@ def report(args: argparse.Namespace, run: LoadRun, server_cpu: float, clients_cp
     in_flight = sum(r.e2e_ms or 0.0 for r in run.records) / 1000 / run.wall_s
     print(f"{args.conns} streams x {args.rate:g} deltas/s, {args.arrivals} arrivals: "
           f"{result['completed']} replies measured, {result['errors']} errors, "
-          f"{result['deltas_per_s']:.0f} deltas/s, {in_flight:.0f} streams at once on average")  # fmt: skip
+          f"{result['deltas_per_s']:.0f} deltas/s, {in_flight:.0f} streams at once on average"
+    )  # fmt: skip
     print(f"CPU (whole run, ramp-up included): server {server_cpu:.1f} s, "
           f"{args.clients} client processes {clients_cpu:.1f} s")  # fmt: skip
     print(f"gap between deltas: p50 {itl['p50']:.2f} ms, p99 {itl['p99']:.2f} ms, "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -30,9 +31,6 @@ class Due:
         self.callback: Callable[..., object] | None = callback
         self.args = args
 
-    def __lt__(self, other: Due) -> bool:
-        return self.when < other.when
-
     @property
     def pending(self) -> bool:
         """Whether it has neither fired nor been cancelled."""
@@ -48,7 +46,9 @@ class Deadlines:
     """A set of timers sharing one loop timer (one set for a loop at a time)."""
 
     def __init__(self) -> None:
-        self._heap: list[Due] = []
+        # (when, order, due): compared in C, the order keeping equal times first come first.
+        self._heap: list[tuple[float, int, Due]] = []
+        self._order = itertools.count()
         self._cancelled = 0
         self._timer: asyncio.TimerHandle | None = None
         self._armed_for = float("inf")
@@ -65,7 +65,7 @@ class Deadlines:
             self.stop()
             self._loop = loop
         due = Due(when, callback, args)
-        heapq.heappush(self._heap, due)
+        heapq.heappush(self._heap, (when, next(self._order), due))
         if when < self._armed_for:
             self._arm()
         return due
@@ -87,7 +87,7 @@ class Deadlines:
         due.callback, due.args = None, ()
         self._cancelled += 1
         if self._cancelled > _COMPACT_AT and self._cancelled * 2 > len(self._heap):
-            self._heap = [d for d in self._heap if d.callback is not None]
+            self._heap = [entry for entry in self._heap if entry[2].callback is not None]
             heapq.heapify(self._heap)
             self._cancelled = 0
 
@@ -97,11 +97,11 @@ class Deadlines:
             self._timer = None
         self._armed_for = float("inf")
         heap = self._heap
-        while heap and heap[0].callback is None:
+        while heap and heap[0][2].callback is None:
             heapq.heappop(heap)
             self._cancelled -= 1
         if heap:
-            self._armed_for = heap[0].when
+            self._armed_for = heap[0][0]
             delay = max(self._armed_for - time.monotonic(), 0.0)
             assert self._loop is not None
             self._timer = self._loop.call_later(delay, self._fire)
@@ -110,8 +110,8 @@ class Deadlines:
         self._timer = None
         self._armed_for = float("inf")
         now, heap = time.monotonic(), self._heap
-        while heap and heap[0].when <= now + 0.001:  # the loop's clock is in milliseconds
-            due = heapq.heappop(heap)
+        while heap and heap[0][0] <= now + 0.001:  # the loop's clock is in milliseconds
+            due = heapq.heappop(heap)[2]
             callback, args = due.callback, due.args
             if callback is None:
                 self._cancelled -= 1

@@ -14,6 +14,7 @@ import array
 import asyncio
 import itertools
 import secrets
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -127,7 +128,9 @@ class StreamHub:
         self._max_bytes = max_bytes
         self.shared = shared
         self._streams: dict[str, LocalStream] = {}
-        self._finished: dict[str, Finished] = {}
+        # In the order they ended. An OrderedDict: a plain dict's first key takes longer to find
+        # the more keys were deleted before it, and the oldest are deleted all the time.
+        self._finished: OrderedDict[str, Finished] = OrderedDict()
         self._kept_bytes = 0
 
     def open(self, identity: str) -> LocalStream:
@@ -158,7 +161,7 @@ class StreamHub:
         self._expire(now)
         if self.shared is not None or not self._ttl:
             return
-        ends = array.array("L", itertools.accumulate(len(f) for f in stream.frames))
+        ends = array.array("L", itertools.accumulate(map(len, stream.frames)))
         kept = Finished(stream.identity, b"".join(stream.frames), ends, now + self._ttl)
         self._finished[stream.id] = kept
         self._kept_bytes += len(kept.blob)
@@ -166,8 +169,7 @@ class StreamHub:
     def _expire(self, now: float) -> None:
         """Forget ended streams past their time, and the oldest past the byte cap."""
         while self._finished:
-            oldest_id = next(iter(self._finished))  # kept in the order they ended
-            oldest = self._finished[oldest_id]
+            oldest_id, oldest = next(iter(self._finished.items()))
             if oldest.expires > now and self._kept_bytes <= self._max_bytes:
                 return
             del self._finished[oldest_id]
