@@ -66,6 +66,18 @@ async def test_a_bad_setting_is_a_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in err
 
 
+async def test_redis_without_its_package_is_a_clear_error(tmp_path: Path) -> None:
+    # A redis package that cannot be imported, first on the path: as if it were not installed.
+    (tmp_path / "redis").mkdir()
+    (tmp_path / "redis" / "__init__.py").write_text("raise ImportError('no redis here')\n")
+    env = clean_env(PYTHONPATH=str(tmp_path))
+    code, _, err = await run_wsllm("serve", "--redis-url", "redis://127.0.0.1:1", cwd=tmp_path,
+                                   env=env)  # fmt: skip
+    assert code == 1
+    assert "needs the redis package: pip install 'wsllm[redis]'" in err
+    assert "Traceback" not in err
+
+
 async def test_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -7,7 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.evals.helpers import load, target_config
+from wsllm.errors import ConfigError
 from wsllm.evals.results import TestResult as Result
 from wsllm.evals.runner import Judges, RunOptions, plan, run_context, run_jobs
 from wsllm.graders.embeddings import Embedders
@@ -241,3 +244,53 @@ async def test_the_simulated_grader_says_it_is_no_judge(ws_targets: str, tmp_pat
     assert result.grading is not None
     assert result.grading.components[0].reason.startswith("[simulated grader: not a real judge]")
     assert graders.used_simulated
+
+
+async def test_a_rubric_prompt_of_chat_messages_is_rendered_and_sent_as_those_messages(
+    ws_targets: str, tmp_path: Path, fake_grader: Any
+) -> None:
+    messages = [
+        {"role": "system", "content": "Judge answers to {{ question }}. Reply in JSON."},
+        {"role": "user", "content": "Output: {{ output }}\nRubric: {{ rubric }}"},
+    ]
+    asserts = [{"type": "llm-rubric", "value": "Polite", "rubricPrompt": messages}]
+    result, _ = await grade(ws_targets, tmp_path, asserts, chat_grader(fake_grader))
+    assert result.status == "pass"
+    [sent] = fake_grader.requests
+    assert sent["messages"] == [
+        {"role": "system", "content": "Judge answers to hello there. Reply in JSON."},
+        {"role": "user",
+         "content": "Output: You said: hello there. Thanks for asking.\nRubric: Polite"},
+    ]  # fmt: skip
+
+
+async def test_a_rubric_prompt_of_text_from_a_file_is_one_user_message(
+    ws_targets: str, tmp_path: Path, fake_grader: Any
+) -> None:
+    (tmp_path / "grade.txt").write_text("Does '{{ completion }}' meet: {{ criteria }}? Y or N")
+    fake_grader.reply = lambda messages: "It does.\nY"
+    asserts = [{"type": "model-graded-closedqa", "value": "greets",
+                "rubricPrompt": "file://grade.txt"}]  # fmt: skip
+    result, _ = await grade(ws_targets, tmp_path, asserts, chat_grader(fake_grader))
+    assert result.status == "pass"
+    [sent] = fake_grader.requests
+    assert sent["messages"] == [
+        {"role": "user",
+         "content": "Does 'You said: hello there. Thanks for asking.' meet: greets? Y or N"},
+    ]  # fmt: skip
+
+
+async def test_a_rubric_prompt_where_it_cannot_be_used_is_refused(
+    ws_targets: str, tmp_path: Path
+) -> None:
+    text = target_config(f"{ws_targets}/seed") + (
+        '    assert: [{"type": "g-eval", "value": "clear", "rubricPrompt": "Rate {{ output }}"}]\n'
+    )
+    with pytest.raises(ConfigError, match="g-eval does not take one"):
+        load(tmp_path, text)
+    text = target_config(f"{ws_targets}/seed") + (
+        '    options: {"rubricPrompt": "Rate {{ output }}"}\n'
+        '    assert: [{"type": "answer-relevance"}]\n'
+    )
+    with pytest.raises(ConfigError, match="answer-relevance assertion does not take one"):
+        load(tmp_path, text)

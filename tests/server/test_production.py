@@ -234,6 +234,22 @@ async def test_requests_per_minute_are_limited(
         assert "retry in" in limited["message"]
 
 
+async def test_with_auth_off_each_client_address_has_its_own_allowance(
+    start_server: ServerFactory, http: aiohttp.ClientSession
+) -> None:
+    # Behind a trusted proxy the client is the address it forwards: two people, two allowances.
+    base = await start_server(rate_limit="1", trusted_proxies="127.0.0.1")
+    first = {"X-Forwarded-For": "203.0.113.1"}
+    second = {"X-Forwarded-For": "203.0.113.2"}
+    async with http.ws_connect(ws_url(base, "/ws"), headers=first) as ws:
+        await receive(ws)
+        assert (await ask(ws, {"input": "1"}))[-1]["type"] == "done"
+        assert (await ask(ws, {"input": "2"}))[-1]["code"] == "rate_limited"
+    async with http.ws_connect(ws_url(base, "/ws"), headers=second) as ws:
+        await receive(ws)
+        assert (await ask(ws, {"input": "1"}))[-1]["type"] == "done"
+
+
 async def test_a_slow_consumer_is_cut_off_and_others_are_served(
     start_server: ServerFactory, http: aiohttp.ClientSession
 ) -> None:

@@ -300,3 +300,21 @@ async def test_metrics_count_the_responses_path(
     async with http.get(f"{base}/metrics") as response:
         text = await response.text()
     assert 'wsllm_requests_total{path="/v1/responses",outcome="ok"} 1' in text
+
+
+async def test_responses_are_rate_limited_per_client_with_an_error_event(
+    start_server: ServerFactory,
+) -> None:
+    base = await start_server(rate_limit="2", sim_tokens="5")
+    async with client(base).responses.connect() as conn:
+        for text in ("one", "two"):
+            events = await turn(conn, model="m", input=text)
+            assert events[-1].type == "response.completed"
+        refused = await turn(conn, model="m", input="three")
+        assert [e.type for e in refused] == ["error"]  # refused before it began
+        assert refused[0].error.code == "rate_limit_exceeded"
+        assert refused[0].status == 429
+        assert "try again in" in refused[0].error.message
+        # A warm-up asks no model and is not counted.
+        warm = await turn(conn, model="m", input="four", generate=False)
+        assert warm[-1].type == "response.completed"

@@ -10,9 +10,10 @@ import aiohttp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import ServerFactory, receive, until_end, ws_url
+from tests.conftest import ServerFactory, make_settings, receive, running_server, until_end, ws_url
 from tests.fakes.openai_upstream import FakeOpenAI
 from wsllm.backends.simulated import simulated_tokens
+from wsllm.server.app import CONTEXT, create_app
 
 Frame = dict[str, Any]
 
@@ -152,3 +153,22 @@ async def test_wherever_the_connection_is_cut_the_resumed_transcript_is_whole(
     assert [f["message"] for f in whole if f["type"] == "delta"] == simulated_tokens(
         "the same question", 24
     )
+
+
+async def test_a_stream_its_node_lost_ends_with_stream_lost_not_a_cancel(
+    http: aiohttp.ClientSession,
+) -> None:
+    # What a node does when Redis says another node took its stream over (its lease lapsed).
+    app = create_app(make_settings(sim_itl_ms="20", sim_tokens="200"))
+    async with running_server(app) as base:
+        ws = await open_ws(http, base)
+        await ws.send_json({"input": "long", "id": "r"})
+        stream_id = (await receive(ws))["stream"]
+        found = app[CONTEXT].hub.find(stream_id, "anonymous")
+        assert found is not None
+        found.stop("lost")
+        frames = await until_end(ws, raw=True)
+        assert (frames[-1]["type"], frames[-1]["code"], frames[-1]["id"]) == (
+            "error", "stream_lost", "r"
+        )  # fmt: skip
+        await ws.close()

@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     env_file = args.env_file or Path(".env")
     overrides = {name: getattr(args, name) for name in SETTINGS}
     settings = load_settings(overrides, env_file=env_file)
+    if settings.redis_url:
+        _needs_redis()
     process.configure(settings.log_level, settings.log_format)
     if args.reload:
         watch = [Path(server.__file__).resolve().parent.parent, *args.reload_dir]
@@ -75,6 +77,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         server.serve(settings)
     return 0
+
+
+def _needs_redis() -> None:
+    from wsllm.errors import ConfigError
+
+    try:
+        import redis  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(
+            "WSLLM_REDIS_URL (--redis-url) needs the redis package: pip install 'wsllm[redis]'"
+        ) from exc
 
 
 def _without_reload(argv: Sequence[str]) -> list[str]:

@@ -142,7 +142,7 @@ def websocket_routes() -> dict[str, Route]:
 
     def responses(transport: asyncio.Transport, ws: ServerProtocol, ctx: ServerContext,
                   client: str, identity: str | None) -> SocketSession[Any]:  # fmt: skip
-        return ResponsesSession(transport, ws, ctx)
+        return ResponsesSession(transport, ws, ctx, client, identity)
 
     # OpenAI's clients send their key as a header: there is no first-message auth there.
     return {"/ws": Route(seed(Mode.WHOLE)), "/ws-stream": Route(seed(Mode.STREAM)),

@@ -40,6 +40,9 @@ def key_ok(token: str, keys: Iterable[str]) -> bool:
     return any(hmac.compare_digest(given, key.encode()) for key in keys)
 
 
+ANONYMOUS = "anonymous"  # who everyone is while auth is off
+
+
 def identity_of(token: str) -> str:
     """Who a key's holder is, for rate limits and for the streams bound to them; the key itself
     never appears (logs show this)."""

@@ -43,7 +43,7 @@ def identify(headers: Mapping[str, str], settings: Settings) -> tuple[str | None
     """(who, refused): the key's identity if one came with the handshake; refused if it is wrong."""
     keys = settings.key_set
     if not keys:
-        return "anonymous", False
+        return auth.ANONYMOUS, False
     token = auth.header_token(headers) or auth.protocol_token(auth.offered_protocols(headers))
     if token is None:
         return None, False  # it may still come in the first message

@@ -248,6 +248,10 @@ class ResponsesConnection:
             actions.append(Send(run.events.failed(code, message, status)))
         return actions + self._next(run, now)
 
+    def on_refused(self, run: ResponseRun, now: float) -> list[Action]:
+        """`run` was refused before it began (an `error` event said why): go on."""
+        return self._next(run, now)
+
     def failure_of(self, run: ResponseRun) -> tuple[str, str]:
         """The code and message a stopped run ends with."""
         if run.stop is StopReason.CANCELLED:

@@ -16,6 +16,7 @@ from wsllm.errors import CodedError, SlowConsumer
 from wsllm.server import responses_core as core
 from wsllm.server.connection import StopReason
 from wsllm.server.context import ServerContext
+from wsllm.server.responses_events import error_event
 from wsllm.server.seed import RunStats, record_request
 from wsllm.server.session import SocketSession
 
@@ -40,14 +41,22 @@ def policy_of(ctx: ServerContext) -> core.ResponsesPolicy:
 class ResponsesSession(SocketSession[core.ResponsesConnection]):
     """One connection on `/v1/responses`."""
 
-    __slots__ = ()
+    __slots__ = ("_identity",)
 
-    def __init__(self, transport: asyncio.Transport, ws: ServerProtocol,
-                 ctx: ServerContext) -> None:  # fmt: skip
+    def __init__(self, transport: asyncio.Transport, ws: ServerProtocol, ctx: ServerContext,
+                 client: str, identity: str | None) -> None:  # fmt: skip
         connection = core.ResponsesConnection(policy_of(ctx), time.monotonic())
-        super().__init__(transport, ws, ctx, connection, PATH)
+        super().__init__(transport, ws, ctx, connection, PATH, client)
+        self._identity = identity
 
     async def _stream(self, run: core.ResponseRun) -> list[Any]:
+        if run.create.generate and self._ctx.settings.rate_limit:
+            wait = await self._rate_check(self._identity)
+            if wait is not None:  # refused before it began: an `error` event, as OpenAI's
+                why = f"Rate limit reached: try again in {wait:.1f} s"
+                self._writer.send(error_event("rate_limit_exceeded", why, 429))
+                self._forget(run.id)
+                return self._core.on_refused(run, time.monotonic())
         stats = RunStats()
         outcome, completion = "ok", Completion()
         try:

@@ -19,6 +19,7 @@ from wsllm import protocol
 from wsllm.backends import Completion
 from wsllm.codes import ErrorCode
 from wsllm.errors import CodedError, SlowConsumer, StreamError
+from wsllm.server import auth
 from wsllm.server import connection as core
 from wsllm.server.context import ServerContext
 from wsllm.server.session import RunIO, SocketSession
@@ -32,6 +33,8 @@ _STOPPED = {
     "shutdown": (ErrorCode.SHUTTING_DOWN, "The server shut down before this request finished"),
     "disconnected": (ErrorCode.CANCELLED, "Nobody resumed the stream within its grace period"),
     "slow_consumer": (ErrorCode.SLOW_CONSUMER, "Request cancelled: the client stopped reading"),
+    "lost": (ErrorCode.STREAM_LOST,
+             "This node lost the stream: its lease ran out while Redis was out of reach"),
 }
 
 
@@ -65,17 +68,16 @@ def policy_of(ctx: ServerContext, mode: core.Mode) -> core.Policy:
 class SeedSession(SocketSession[core.Connection]):
     """One connection on `/ws` or `/ws-stream`."""
 
-    __slots__ = ("_client",)
+    __slots__ = ()
 
     def __init__(self, transport: asyncio.Transport, ws: ServerProtocol, ctx: ServerContext,
                  mode: core.Mode, client: str, identity: str | None) -> None:  # fmt: skip
         connection = core.Connection(policy_of(ctx, mode), identity, time.monotonic())
-        super().__init__(transport, ws, ctx, connection, mode.value)
-        self._client = client
+        super().__init__(transport, ws, ctx, connection, mode.value, client)
 
     @property
     def _who(self) -> str:
-        return self._core.identity or "anonymous"
+        return self._core.identity or auth.ANONYMOUS
 
     def _opening(self) -> list[Any]:
         return list(self._core.opened())
@@ -95,7 +97,7 @@ class SeedSession(SocketSession[core.Connection]):
 
     async def _do_later(self, action: Any) -> None:
         if isinstance(action, core.Admit):
-            wait = await self._rate_check(self._core.identity or self._client)
+            wait = await self._rate_check(self._core.identity)
             await self._do_all(self._core.on_admitted(action.request, wait))
         elif not await self._ctx.hub.cancel(action.stream, self._who):
             text = "No such stream (unknown, or it has expired)"
@@ -104,7 +106,8 @@ class SeedSession(SocketSession[core.Connection]):
 
     def _other(self, action: Any) -> None:
         if isinstance(action, core.Admit):
-            wait = self._ctx.rate.retry_after(self._core.identity or self._client, time.monotonic())
+            who = self._rate_key(self._core.identity)
+            wait = self._ctx.rate.retry_after(who, time.monotonic())
             self._act(self._core.on_admitted(action.request, wait))
         elif isinstance(action, core.Handoff):
             self._hand_off(action.run)
@@ -121,15 +124,6 @@ class SeedSession(SocketSession[core.Connection]):
                 io.stream.stop(stop.value)
                 return
         super()._do(action)
-
-    async def _rate_check(self, who: str) -> float | None:
-        """Seconds `who` must wait, or None: across every node when Redis is there to ask."""
-        per_minute, shared = self._ctx.settings.rate_limit, self._ctx.hub.shared
-        if per_minute and shared is not None and shared.healthy:
-            answered, wait = await shared.retry_after(who, per_minute)
-            if answered:
-                return wait
-        return self._ctx.rate.retry_after(who, time.monotonic())
 
     def _produce_for(self, run: core.Run) -> None:
         stream = self._ctx.hub.open(self._who)

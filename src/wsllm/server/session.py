@@ -19,6 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from websockets.frames import Frame, Opcode
 from websockets.server import ServerProtocol
 
+from wsllm.server import auth
 from wsllm.server.connection import Close, Send, Start, State, Stop
 from wsllm.server.context import ServerContext
 from wsllm.server.streams import LocalStream
@@ -65,14 +66,15 @@ class RunIO:
 class SocketSession(Generic[C]):
     """A connection: feeds the core, carries out its actions, runs each reply in a task."""
 
-    __slots__ = ("_backlog", "_closing", "_core", "_ctx", "_ended", "_lost", "_parts", "_pinged",
-                 "_runs", "_serial", "_tick_timer", "_timers", "_transport", "_writer", "_ws",
-                 "id", "path")  # fmt: skip
+    __slots__ = ("_backlog", "_client", "_closing", "_core", "_ctx", "_ended", "_lost", "_parts",
+                 "_pinged", "_runs", "_serial", "_tick_timer", "_timers", "_transport", "_writer",
+                 "_ws", "id", "path")  # fmt: skip
 
     def __init__(self, transport: asyncio.Transport, ws: ServerProtocol, ctx: ServerContext,
-                 core: C, path: str) -> None:  # fmt: skip
+                 core: C, path: str, client: str) -> None:  # fmt: skip
         self.id = next(_session_ids)
         self.path = path
+        self._client = client
         self._transport = transport
         self._ws = ws
         self._ctx = ctx
@@ -90,6 +92,22 @@ class SocketSession(Generic[C]):
         self._backlog: list[tuple[str | None, float]] | None = None
         self._pinged = False
         self._closing = False
+
+    def _rate_key(self, identity: str | None) -> str:
+        """Whom a request counts against: the API key's holder, or the client's address while
+        auth is off (so one client cannot use up everyone's allowance)."""
+        return identity if identity is not None and identity != auth.ANONYMOUS else self._client
+
+    async def _rate_check(self, identity: str | None) -> float | None:
+        """Seconds to wait before this request, or None: counted across every node when Redis
+        is there to ask, on this node otherwise."""
+        who = self._rate_key(identity)
+        per_minute, shared = self._ctx.settings.rate_limit, self._ctx.hub.shared
+        if per_minute and shared is not None and shared.healthy:
+            answered, wait = await shared.retry_after(who, per_minute)
+            if answered:
+                return wait
+        return self._ctx.rate.retry_after(who, time.monotonic())
 
     def _run_io(self, run_id: int) -> RunIO:
         """The request's I/O record, made if it has none yet."""

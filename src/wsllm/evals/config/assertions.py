@@ -3,6 +3,7 @@ and what it needs, a `file://` value read or compiled, a `transform`, assert-set
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,9 @@ ASSERT_KEYS = (
 )  # fmt: skip
 _SCRIPTS = ("javascript", "python")
 _CODE_FILES = (".js", ".cjs", ".mjs", ".py")
+# Types whose grading prompt `rubricPrompt` replaces (promptfoo's g-eval and answer-relevance
+# take theirs in other shapes, which are not supported).
+RUBRIC_PROMPT_TYPES = ("llm-rubric", "model-graded-closedqa", "factuality")
 # Compared across a test's outputs after the run: `not-` has no meaning for them.
 _NO_INVERSE = ("select-best", "max-score")
 
@@ -44,6 +48,14 @@ def load_assertion(value: Any, where: Where, source: AssertionSource) -> Asserti
     if inverse and kind in _NO_INVERSE:
         raise where.key("type").error(f"{kind} compares outputs; it has no `not-` form")
     threshold = spec.get("threshold")
+    if spec.get("rubricPrompt") is not None:
+        if kind not in RUBRIC_PROMPT_TYPES and kind != "assert-set":
+            raise where.key("rubricPrompt").error(
+                f"rubricPrompt replaces the grading prompt of {', '.join(RUBRIC_PROMPT_TYPES)}; "
+                f"{kind} does not take one"
+            )
+        rubric = rubric_prompt(spec["rubricPrompt"], where.key("rubricPrompt"), source.base)
+        spec = {**spec, "rubricPrompt": rubric}
     common: dict[str, Any] = {
         "type": kind, "inverse": inverse,
         "threshold": None if threshold is None else number(threshold, where.key("threshold")),
@@ -61,6 +73,19 @@ def load_assertion(value: Any, where: Where, source: AssertionSource) -> Asserti
     _check(entry, {**spec, "value": value}, value_function is not None, where)
     function = _script(entry, value, where, source.compiler)
     return Assertion(value=value, function=function, value_function=value_function, **common)
+
+
+def rubric_prompt(value: Any, where: Where, base: Path) -> str:
+    """A `rubricPrompt` as text: a `file://` read, a list of messages (or any object) as JSON."""
+    if isinstance(value, str) and value.startswith("file://"):
+        path = expand(value[7:], where, base)[0]
+        if path.suffix in (".json", ".yaml", ".yml"):
+            value = load_data(path, where)
+        else:
+            return read_text(path, where)
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(expect(value, (str,), where))
 
 
 def _transform(value: Any, where: Where, compiler: FunctionCompiler) -> ScriptFunction | None:

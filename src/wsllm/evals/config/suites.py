@@ -12,12 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from wsllm.errors import WsllmError
-from wsllm.evals.config.assertions import AssertionSource, load_assertion, parse_assertion_string
+from wsllm.evals.config.assertions import (
+    RUBRIC_PROMPT_TYPES,
+    AssertionSource,
+    load_assertion,
+    parse_assertion_string,
+    rubric_prompt,
+)
 from wsllm.evals.config.files import expand, load_data, read_text
 from wsllm.evals.config.targets import refs
 from wsllm.evals.functions.compiler import FunctionCompiler
 from wsllm.evals.refs import prompt_matches, target_matches
-from wsllm.evals.schema import Prompt, ScriptFunction, Target, TestCase
+from wsllm.evals.schema import Assertion, Prompt, ScriptFunction, Target, TestCase
 from wsllm.evals.validate import Where, check_keys, expect, number
 
 TEST_KEYS = (
@@ -25,7 +31,7 @@ TEST_KEYS = (
 )  # fmt: skip
 OPTION_KEYS = (
     "transform", "postprocess", "transformVars", "prefix", "suffix", "provider", "factuality",
-    "disableVarExpansion",
+    "disableVarExpansion", "rubricPrompt",
 )  # fmt: skip
 SCENARIO_KEYS = ("description", "config", "tests")
 
@@ -272,15 +278,20 @@ def _test(index: int, group: int, spec: dict[str, Any], variables: dict[str, Any
           where: Where, source: AssertionSource) -> TestCase:  # fmt: skip
     asserts = expect(spec.get("assert") or [], (list,), where.key("assert"))
     options = _options(spec.get("options"), where.key("options"))
+    loaded = tuple(
+        load_assertion(a, where.key("assert").item(i), source) for i, a in enumerate(asserts)
+    )
+    if options.get("rubricPrompt") is not None:
+        place = where.key("options").key("rubricPrompt")
+        options["rubricPrompt"] = rubric_prompt(options["rubricPrompt"], place, source.base)
+        _rubric_prompt_fits(loaded, place)
     description = spec.get("description")
     threshold = spec.get("threshold")
     return TestCase(
         index=index,
         description=None if description is None else str(description),
         vars=variables,
-        asserts=tuple(
-            load_assertion(a, where.key("assert").item(i), source) for i, a in enumerate(asserts)
-        ),
+        asserts=loaded,
         threshold=None if threshold is None else number(threshold, where.key("threshold")),
         metadata=dict(expect(spec.get("metadata") or {}, (dict,), where.key("metadata"))),
         options=options,
@@ -292,6 +303,17 @@ def _test(index: int, group: int, spec: dict[str, Any], variables: dict[str, Any
         targets=refs(spec.get("providers"), where.key("providers")),
         prompts=refs(spec.get("prompts"), where.key("prompts")),
     )
+
+
+def _rubric_prompt_fits(asserts: tuple[Assertion, ...], where: Where) -> None:
+    """A test's `rubricPrompt` must not meet a model-graded type it cannot be used for."""
+    for item in asserts:
+        _rubric_prompt_fits(item.children, where)
+        if item.type in ("g-eval", "answer-relevance"):
+            raise where.error(
+                f"rubricPrompt replaces the grading prompt of {', '.join(RUBRIC_PROMPT_TYPES)}; "
+                f"this test's {item.type} assertion does not take one"
+            )
 
 
 def _options(value: Any, where: Where) -> dict[str, Any]:

@@ -3,6 +3,7 @@ factuality, answer-relevance, model-graded-closedqa, and similar (cosine, dot, e
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from wsllm.errors import ConfigError
@@ -10,6 +11,7 @@ from wsllm.evals.grading.context import GradingContext, verdict
 from wsllm.evals.grading.registry import AsyncHandler, assertion
 from wsllm.evals.results import GradingResult
 from wsllm.evals.schema import Assertion
+from wsllm.evals.templates import render
 from wsllm.evals.validate import Where
 from wsllm.graders import prompts
 from wsllm.graders.embeddings import check_embedder, cosine, dot, euclidean
@@ -42,13 +44,80 @@ def _provider(a: Assertion, c: GradingContext, purpose: str) -> Any:
     return chosen if purpose == "text" else None
 
 
+def _as_asked(task: prompts.GradeTask, a: Assertion, c: GradingContext,
+              context: dict[str, Any]) -> prompts.GradeTask:  # fmt: skip
+    """`task`, or, with a `rubricPrompt` (the assertion's, else the test's options'), the same
+    task asked in that prompt's words, rendered as promptfoo renders it: a JSON prompt has each
+    string in it rendered, and a JSON list of messages is sent as those chat messages."""
+    template = a.raw.get("rubricPrompt") or c.test.options.get("rubricPrompt")
+    if template is None:
+        return task
+    values = {key: _for_template(value) for key, value in {**context, **c.variables}.items()}
+    try:
+        parsed = json.loads(template)
+    except ValueError:
+        text = render(template, values)
+    else:
+        text = json.dumps(_render_strings(parsed, values), ensure_ascii=False,
+                          separators=(",", ":"))  # fmt: skip
+    return prompts.GradeTask(task.kind, _messages(text), task.fields)
+
+
+def _render_strings(value: Any, values: dict[str, Any]) -> Any:
+    if isinstance(value, str):
+        return render(value, values)
+    if isinstance(value, list):
+        return [_render_strings(item, values) for item in value]
+    if isinstance(value, dict):
+        return {key: _render_strings(item, values) for key, item in value.items()}
+    return value
+
+
+def _for_template(value: Any) -> Any:
+    """Objects reach a grading prompt as JSON text (lists item by item), as in promptfoo."""
+    if isinstance(value, list):
+        return [json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v
+                for v in value]  # fmt: skip
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value
+
+
+def _parsed(text: str) -> Any:
+    """The output as promptfoo hands it to a grading prompt: JSON parsed when it is JSON."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _messages(text: str) -> tuple[tuple[str, str], ...]:
+    """A rendered grading prompt as chat messages: a JSON list of messages, else one user turn."""
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    if (
+        isinstance(parsed, list)
+        and parsed
+        and all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) and "content" in m
+            for m in parsed
+        )
+    ):
+        return tuple((m["role"], _content(m["content"])) for m in parsed)
+    return (("user", text),)
+
+
+def _content(content: Any) -> str:
+    return content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+
+
 @assertion("llm-rubric", needs="value", check=_check_grader, uses_grader=True)
 async def llm_rubric(a: Assertion, value: Any, c: GradingContext) -> GradingResult:
     """The grader decides whether the rubric holds for the output."""
     assert c.graders is not None
-    answer = await c.graders.get(_provider(a, c, "text")).ask(
-        prompts.rubric_task(c.text, str(value))
-    )
+    task = prompts.rubric_task(c.text, str(value))
+    task = _as_asked(task, a, c, {"output": _parsed(c.text), "rubric": value})
+    answer = await c.graders.get(_provider(a, c, "text")).ask(task)
     passed, score, reason = prompts.read_rubric(answer)
     if a.threshold is not None:
         passed = passed and score >= a.threshold
@@ -62,6 +131,8 @@ async def closedqa(a: Assertion, value: Any, c: GradingContext) -> GradingResult
     """The grader answers Y or N: does the output meet the criterion?"""
     assert c.graders is not None
     task = prompts.closedqa_task(c.prompt, c.text, str(value))
+    context = {"input": c.prompt, "criteria": value, "completion": _parsed(c.text)}
+    task = _as_asked(task, a, c, context)
     passed, reasoning = prompts.read_closedqa(
         await c.graders.get(_provider(a, c, "text")).ask(task)
     )
@@ -74,6 +145,8 @@ async def factuality(a: Assertion, value: Any, c: GradingContext) -> GradingResu
     """The grader places the output against the reference: subset, superset, same, disagree..."""
     assert c.graders is not None
     task = prompts.factuality_task(c.prompt, c.text, str(value))
+    context = {"input": c.prompt, "ideal": value, "completion": _parsed(c.text)}
+    task = _as_asked(task, a, c, context)
     category, reason = prompts.read_factuality(
         await c.graders.get(_provider(a, c, "text")).ask(task)
     )
