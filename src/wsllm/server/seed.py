@@ -33,8 +33,10 @@ _STOPPED = {
     "shutdown": (ErrorCode.SHUTTING_DOWN, "The server shut down before this request finished"),
     "disconnected": (ErrorCode.CANCELLED, "Nobody resumed the stream within its grace period"),
     "slow_consumer": (ErrorCode.SLOW_CONSUMER, "Request cancelled: the client stopped reading"),
-    "lost": (ErrorCode.STREAM_LOST,
-             "This node lost the stream: its lease ran out while Redis was out of reach"),
+    "lost": (
+        ErrorCode.STREAM_LOST,
+        "This node lost the stream: its lease ran out while Redis was out of reach",
+    ),
 }
 
 
