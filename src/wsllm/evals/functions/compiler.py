@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from wsllm.client import folds
 from wsllm.client.fold import FoldCall, StreamFunction
 from wsllm.evals.functions import pyfuncs
 from wsllm.evals.functions.bounds import DEFAULT_LIMIT_S
@@ -70,7 +71,14 @@ class FunctionCompiler:
         return self._js
 
     def stream_function(self, source: str, where: Where) -> StreamFunction:
-        """streamResponse: JavaScript, unless a `.py` file or the `python:` marker says Python."""
+        """streamResponse: JavaScript, unless a `.py` file or the `python:` marker says Python,
+        or a built-in fold's name (`wsllm:responses`, `wsllm:seed`)."""
+        if source.strip().startswith(folds.PREFIX):
+            named = folds.builtin_fold(source)
+            if named is None:
+                known = ", ".join(folds.BUILTIN)
+                raise where.error(f"no built-in fold is called {source.strip()!r} (known: {known})")
+            return named
         python = self._python(source, STREAM_PARAMS, "stream_response", where)
         if python is not None:
             return PyStream(python)
