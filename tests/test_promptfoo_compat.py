@@ -687,7 +687,7 @@ async def test_the_builtin_responses_fold_reports_a_refused_request_as_promptfoo
         assert code == 100, err
         documents[name] = orjson.loads((tmp_path / f"{name}.json").read_bytes())
     theirs = await promptfoo_eval(tmp_path / "promptfooconfig.yaml", tmp_path / "pf.json", tmp_path)
-    errors = [row.get("error") or "" for row in theirs["results"]["results"]]
+    errors = [row.get("error") or "" for row in theirs["results"]["results"]]  # type: ignore[index]
     assert len(errors) == 4
     assert all("frame_too_large" in error for error in errors), errors
     for document in documents.values():

@@ -11,7 +11,7 @@ from wsllm.timers import Deadlines
 
 
 async def test_timers_fire_in_time_order_whatever_order_they_were_set() -> None:
-    deadlines, fired = Deadlines(), []
+    deadlines, fired = Deadlines(), list[object]()
     deadlines.call_later(0.06, fired.append, "third")
     deadlines.call_later(0.02, fired.append, "first")
     deadlines.call_later(0.04, fired.append, "second")
@@ -30,7 +30,7 @@ async def test_a_timer_does_not_fire_before_its_time() -> None:
 
 
 async def test_a_cancelled_timer_never_fires_and_the_others_still_do() -> None:
-    deadlines, fired = Deadlines(), []
+    deadlines, fired = Deadlines(), list[object]()
     first = deadlines.call_later(0.02, fired.append, "cancelled")
     deadlines.call_later(0.03, fired.append, "kept")
     deadlines.cancel(first)
@@ -42,7 +42,7 @@ async def test_a_cancelled_timer_never_fires_and_the_others_still_do() -> None:
 
 
 async def test_an_earlier_timer_set_later_is_not_held_up_by_a_later_one() -> None:
-    deadlines, fired = Deadlines(), []
+    deadlines, fired = Deadlines(), list[object]()
     deadlines.call_later(5.0, fired.append, "late")
     deadlines.call_later(0.02, fired.append, "early")
     await asyncio.sleep(0.08)
@@ -51,7 +51,7 @@ async def test_an_earlier_timer_set_later_is_not_held_up_by_a_later_one() -> Non
 
 
 async def test_many_cancellations_are_compacted_away() -> None:
-    deadlines, fired = Deadlines(), []
+    deadlines, fired = Deadlines(), list[object]()
     dues = [deadlines.call_later(60.0, fired.append, n) for n in range(2000)]
     for due in dues[:1990]:
         deadlines.cancel(due)
@@ -61,7 +61,7 @@ async def test_many_cancellations_are_compacted_away() -> None:
 
 
 async def test_one_failing_timer_does_not_stop_the_others(caplog: pytest.LogCaptureFixture) -> None:
-    deadlines, fired = Deadlines(), []
+    deadlines, fired = Deadlines(), list[object]()
 
     def boom() -> None:
         raise RuntimeError("boom")
@@ -74,7 +74,7 @@ async def test_one_failing_timer_does_not_stop_the_others(caplog: pytest.LogCapt
 
 
 async def test_a_timer_may_set_another_from_its_callback() -> None:
-    deadlines, fired = Deadlines(), []
+    deadlines, fired = Deadlines(), list[object]()
 
     def again() -> None:
         fired.append("one")
@@ -96,7 +96,7 @@ async def test_sleep_until_wakes_the_sleeper_at_its_time_and_not_a_cancelled_one
 
 
 def test_timers_left_on_a_finished_loop_do_not_fire_on_the_next() -> None:
-    deadlines, fired = Deadlines(), []
+    deadlines, fired = Deadlines(), list[object]()
 
     async def set_one(label: str, delay: float) -> None:
         deadlines.call_later(delay, fired.append, label)

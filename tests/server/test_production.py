@@ -4,13 +4,23 @@ limits, slow consumers, auth, metrics."""
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import aiohttp
 import pytest
 
-from tests.conftest import ServerFactory, ask, receive, until_end, ws_url
+from tests.conftest import (
+    ServerFactory,
+    ask,
+    make_settings,
+    receive,
+    running_server,
+    until_end,
+    ws_url,
+)
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.raw_ws import raw_connect, read_frame, send_text
+from wsllm.server.app import CONTEXT, create_app
 
 
 async def wait_for(condition: object, within: float = 5.0) -> bool:
@@ -364,3 +374,13 @@ class TestAuth:
             headers={"Origin": "http://good.test", "Authorization": "Bearer key-1"},
         ) as ws:
             assert (await receive(ws))["type"] == "ready"
+
+
+async def test_websocket_connections_send_each_write_at_once(http: aiohttp.ClientSession) -> None:
+    # Without TCP_NODELAY a stream's last frame waits for the client's delayed ACK (40 ms).
+    app = create_app(make_settings())
+    async with running_server(app) as base, http.ws_connect(ws_url(base, "/ws-stream")) as ws:
+        await receive(ws)
+        [session] = app[CONTEXT].sessions
+        sock = session._transport.get_extra_info("socket")  # type: ignore[attr-defined]
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1

@@ -10,7 +10,9 @@ aiohttp. A WebSocket connection so costs its protocol state and its session, and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -54,6 +56,17 @@ def refusal_response(status: int, reason: str) -> bytes:
     return (head + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
 
 
+def _no_delay(transport: asyncio.BaseTransport) -> None:
+    """Send each write at once. Without TCP_NODELAY the kernel holds a small write back while an
+    earlier one is unacknowledged, and a stream's last frame waits for the client's delayed ACK
+    (40 ms). asyncio sets it only on sockets made with IPPROTO_TCP, not on those accepted from a
+    listening socket made with protocol 0."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def upgrade_path(head: bytes) -> str | None:
     """The path of a WebSocket upgrade request (None for any other request)."""
     line, _, rest = head.partition(b"\r\n")
@@ -82,6 +95,7 @@ class EntryProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
+        _no_delay(transport)
         peer = transport.get_extra_info("peername")
         self._client = str(peer[0]) if peer else "unknown"
         limits = self._ctx.limits
