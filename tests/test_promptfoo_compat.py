@@ -379,9 +379,10 @@ async def test_transforms_run_where_and_in_the_order_promptfoo_runs_them(
     assert found[(0, 0)][2] == "/echo/b|P one |TR|PT|DT"
     assert found[(9, 0)][2] == "/echo/b|PRE:P ten :SUF|TR|PT|DT"
     assert [found[(i, 0)][3] for i in (10, 11)] == [2, 2]  # a transform that fails: an error
-    assert [r["prompt"]["config"] for r in ours["results"]["results"]] == [
-        r["prompt"]["config"] for r in theirs["results"]["results"]
-    ]
+    key = ("testIdx", "promptIdx")
+    assert {
+        tuple(r[k] for k in key): r["prompt"]["config"] for r in ours["results"]["results"]
+    } == {tuple(r[k] for k in key): r["prompt"]["config"] for r in theirs["results"]["results"]}
 
 
 EXTENSION_FILES = {
@@ -613,9 +614,10 @@ async def test_prompt_functions_are_called_with_promptfoos_arguments(
     found = agree(theirs, ours)
     assert found[(0, 1)][2] == "/echo/b|tmpl=hi vars,provider,config"
     assert found[(0, 3)][2] == "/echo/b|py hi ws://"
-    assert [r["prompt"]["config"] for r in ours["results"]["results"]] == [
-        r["prompt"]["config"] for r in theirs["results"]["results"]
-    ]
+    # Rows of one test come in the order they finished: compare them by column.
+    assert {r["promptIdx"]: r["prompt"]["config"] for r in ours["results"]["results"]} == {
+        r["promptIdx"]: r["prompt"]["config"] for r in theirs["results"]["results"]
+    }
 
 
 async def test_nunjucks_templates_and_custom_filters_render_as_promptfoo_renders_them(
