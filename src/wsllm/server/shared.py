@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from redis import asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from wsllm.codes import ErrorCode
 from wsllm.errors import StreamError
@@ -35,9 +36,7 @@ LIFETIME_S = 3600.0
 
 _APPEND = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-for i = 5, #ARGV, 2 do
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '0-' .. ARGV[i], 'f', ARGV[i + 1])
-end
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '0-' .. ARGV[5], 'f', ARGV[6])
 if ARGV[2] == '1' then
   redis.call('HSET', KEYS[3], 'state', 'finished')
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
@@ -46,6 +45,8 @@ if ARGV[2] == '1' then
 end
 return 1
 """
+# Sent by its SHA1 (EVALSHA): Redis need not read and hash the script for every write.
+_APPEND_SHA = hashlib.sha1(_APPEND.encode()).hexdigest()
 _BUCKET = """
 local now = redis.call('TIME')
 local ms = now[1] * 1000 + math.floor(now[2] / 1000)
@@ -79,6 +80,17 @@ def _keys(stream_id: str) -> tuple[str, str, str, str]:
     """The stream's frames, lease, meta and listener keys."""
     return (f"wsllm:st:{stream_id}", f"wsllm:sl:{stream_id}", f"wsllm:sm:{stream_id}",
             f"wsllm:sr:{stream_id}")  # fmt: skip
+
+
+def _frames_after(entries: list[Any], after: int) -> list[bytes]:
+    """The frames of stream entries (each holds frames up to the seq its id names), from seq
+    `after` + 1 on: the first entry may begin before it."""
+    frames: list[bytes] = []
+    for entry_id, fields in entries:
+        held = fields[b"f"].split(b"\n")
+        first = int(entry_id.split(b"-")[1]) - len(held) + 1
+        frames += held[max(0, after + 1 - first) :]
+    return frames
 
 
 def lost() -> StreamError:
@@ -191,11 +203,18 @@ class SharedEngine:
             pipe.set(lease, self._tokens[stream.id], px=int(LEASE_S * 1000))
         for stream_id, frames in pending.items():
             final = "1" if frames and is_final(frames[-1][1]) else "0"
-            args: list[Any] = [self._tokens.get(stream_id, ""), final, self._ttl_ms, MAX_FRAMES]
-            for seq, frame in frames:
-                args += [seq, frame]
-            pipe.eval(_APPEND, 3, *_keys(stream_id)[:3], *args)
-        results: list[Any] = await pipe.execute()
+            # One entry for the frames of one flush: its id is the last frame's seq, its field
+            # the frames a line each (a frame is JSON, which has no raw newline).
+            blob = b"\n".join(frame for _, frame in frames)
+            token = self._tokens.get(stream_id, "")
+            args: list[str | int | bytes] = [token, final, self._ttl_ms, MAX_FRAMES,
+                                             frames[-1][0], blob]  # fmt: skip
+            pipe.evalsha(_APPEND_SHA, 3, *_keys(stream_id)[:3], *args)
+        try:
+            results: list[Any] = await pipe.execute()
+        except NoScriptError:  # a new or flushed Redis: load the script, then write again
+            await self._redis.script_load(_APPEND)
+            return await self._write([], pending)
         return results[len(opened) * 3 :]
 
     def _fenced_out(self, pending: dict[str, list[tuple[int, bytes]]], results: list[Any]) -> None:
@@ -256,7 +275,8 @@ class SharedEngine:
             if answer:
                 entries = answer[0][1]
                 last = entries[-1][0].decode()
-                batch = [fields[b"f"] for _, fields in entries]
+                batch = _frames_after(entries, after)
+                after = int(last.split("-")[1])
                 yield batch
                 if is_final(batch[-1]):
                     return
