@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import orjson
 import yaml
 
 from wsllm.server.spawn import spawned_server
@@ -80,6 +81,15 @@ def measure(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, 
     return float(out[0]), int(out[1]) / 1024, int(out[2])
 
 
+def outcome(results: Path) -> str:
+    """What a run's results file says: tests passed, failed and in error."""
+    try:
+        stats = orjson.loads(results.read_bytes())["results"]["stats"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "no results file"
+    return f"{stats['successes']} passed, {stats['failures']} failed, {stats['errors']} errors"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", help="an instant seed-protocol /ws-stream URL")
@@ -113,9 +123,8 @@ def main() -> None:
             for name, command in tools.items():
                 wall, rss, code = measure(command, folder, env)
                 runs[name].append((wall, rss, code))
-                print(
-                    f"round {round_number + 1} {name}: {wall:.2f} s, {rss:.0f} MB peak, exit {code}"
-                )
+                print(f"round {round_number + 1} {name}: {wall:.2f} s, {rss:.0f} MB peak, "
+                      f"exit {code}, {outcome(folder / f'{name}.json')}")  # fmt: skip
         report(runs, args.tests)
 
 
