@@ -34,9 +34,17 @@ LEASE_S = 3.0
 MAX_FRAMES = 100_000
 LIFETIME_S = 3600.0
 
+# KEYS: frames, lease, meta. ARGV: lease token, final, ttl ms, max entries, last seq (0: no
+# frames), the frames, '1' if the stream begins here, its owner, node, lifetime ms, lease ms.
 _APPEND = """
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '0-' .. ARGV[5], 'f', ARGV[6])
+if ARGV[7] == '1' then
+  redis.call('HSET', KEYS[3], 'who', ARGV[8], 'node', ARGV[9], 'state', 'running')
+  redis.call('PEXPIRE', KEYS[3], ARGV[10])
+  redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[11])
+elseif redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+if ARGV[5] ~= '0' then
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '0-' .. ARGV[5], 'f', ARGV[6])
+end
 if ARGV[2] == '1' then
   redis.call('HSET', KEYS[3], 'state', 'finished')
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
@@ -195,27 +203,28 @@ class SharedEngine:
 
     async def _write(self, opened: list[LocalStream], pending: dict[str, list[tuple[int, bytes]]]
                      ) -> list[Any]:  # fmt: skip
+        # One script call a stream: it begins the stream (owner, lease) if it is new here, and
+        # adds the frames of this flush as one entry, named by the last frame's seq (the frames
+        # a line each: a frame is JSON, which has no raw newline).
         pipe = self._redis.pipeline(transaction=False)
-        for stream in opened:
-            _, lease, meta, _ = _keys(stream.id)
-            pipe.hset(meta, mapping={"who": stream.identity, "node": self.node, "state": "running"})
-            pipe.pexpire(meta, int(LIFETIME_S * 1000))
-            pipe.set(lease, self._tokens[stream.id], px=int(LEASE_S * 1000))
-        for stream_id, frames in pending.items():
+        new = {stream.id: stream.identity for stream in opened}
+        for stream_id in [*pending, *(s for s in new if s not in pending)]:
+            frames = pending.get(stream_id, [])
             final = "1" if frames and is_final(frames[-1][1]) else "0"
-            # One entry for the frames of one flush: its id is the last frame's seq, its field
-            # the frames a line each (a frame is JSON, which has no raw newline).
+            last = frames[-1][0] if frames else 0
             blob = b"\n".join(frame for _, frame in frames)
-            token = self._tokens.get(stream_id, "")
-            args: list[str | int | bytes] = [token, final, self._ttl_ms, MAX_FRAMES,
-                                             frames[-1][0], blob]  # fmt: skip
+            opening = ["1", new[stream_id], self.node] if stream_id in new else ["0", "", ""]
+            args: list[str | int | bytes] = [
+                self._tokens.get(stream_id, ""), final, self._ttl_ms, MAX_FRAMES, last, blob,
+                *opening, int(LIFETIME_S * 1000), int(LEASE_S * 1000),
+            ]  # fmt: skip
             pipe.evalsha(_APPEND_SHA, 3, *_keys(stream_id)[:3], *args)
         try:
             results: list[Any] = await pipe.execute()
         except NoScriptError:  # a new or flushed Redis: load the script, then write again
             await self._redis.script_load(_APPEND)
-            return await self._write([], pending)
-        return results[len(opened) * 3 :]
+            return await self._write(opened, pending)
+        return results[: len(pending)]
 
     def _fenced_out(self, pending: dict[str, list[tuple[int, bytes]]], results: list[Any]) -> None:
         for stream_id, written in zip(pending, results, strict=True):
