@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,7 +78,13 @@ class ResultStore:
             raise StoreError(f"{path}: no results database here (run `wsllm eval` first)")
         self._db = self._open(path)
         try:
-            self._prepare()
+            self._prepare_when_free()
+        except sqlite3.OperationalError as exc:
+            self._db.close()
+            if "locked" in str(exc):
+                raise StoreError(f"{path} is locked by another process; nothing was written to "
+                                 "it (try again when that process is done)") from exc  # fmt: skip
+            raise _damaged(path, exc) from exc
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise _damaged(path, exc) from exc
@@ -96,6 +103,18 @@ class ResultStore:
         db.row_factory = sqlite3.Row
         db.create_function("wsllm_redact_json", 1, redact_json, deterministic=True)
         return db
+
+    def _prepare_when_free(self) -> None:
+        """`_prepare`, tried again while another process holds a lock SQLite will not wait for
+        (switching a new file to WAL while another process reads it returns "locked" at once)."""
+        for attempt in range(100):
+            try:
+                self._prepare()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 99:
+                    raise
+                time.sleep(0.01 + 0.002 * attempt)
 
     def _prepare(self) -> None:
         """Check the file (reading only), then switch on WAL and bring the schema up to date."""
