@@ -32,8 +32,8 @@ import resource
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
 
+from workers import server_cpu_s
 from wsllm.bench.engine import LoadRun, Workload, run_load
 from wsllm.bench.figures import figures
 from wsllm.bench.workload import SEED_TEMPLATE, generated_prompts, seed_renderer, seed_states
@@ -84,22 +84,6 @@ def run_clients(url: str, args: argparse.Namespace) -> LoadRun:
     return LoadRun(url=url, records=steady, started_at=started, wall_s=ended - started - reply_s)
 
 
-def cpu_s_of_children(word: str) -> float:
-    """CPU seconds used so far by this process's children whose command line has `word`."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if int(stat[1]) == os.getpid() and word.encode() in command:
-            total += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
 def lateness_ms(run: LoadRun, gap_ms: float) -> list[float]:
     """How late each delta reached its client: delta i is due i x gap after the request was
     sent, so anything beyond is the server's, the network's and the client's own delay."""
@@ -126,11 +110,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     args = parser.parse_args()
     with server(args) as url:
-        server_cpu = cpu_s_of_children("serve")
+        server_cpu = server_cpu_s(b"serve\0")
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         run = run_clients(url, args)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        server_cpu = cpu_s_of_children("serve") - server_cpu
+        server_cpu = server_cpu_s(b"serve\0") - server_cpu
     clients_cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     report(args, run, server_cpu, clients_cpu)
 

@@ -25,6 +25,8 @@ import orjson
 from gateway import measure, median_table, report
 from wsllm.server.spawn import spawned_server
 
+SIM_TOKENS = 64  # deltas a reply from the simulated model
+
 
 @contextmanager
 def workers(count: int, upstream: str | None) -> Iterator[str]:
@@ -34,32 +36,32 @@ def workers(count: int, upstream: str | None) -> Iterator[str]:
         args += ["--backend", "openai", "--base-url", upstream]
     else:
         args += ["--backend", "simulated", "--sim-ttft-ms", "0", "--sim-itl-ms", "0",
-                 "--sim-tokens", "64"]  # fmt: skip
+                 "--sim-tokens", str(SIM_TOKENS)]  # fmt: skip
     env = {**os.environ, "OPENAI_API_KEY": os.environ.get("OPENAI_API_KEY", "sk-bench"),
            "WSLLM_MAX_CONNECTIONS_PER_CLIENT": "100000"}  # fmt: skip
     with spawned_server(args, env) as base:
         yield base.replace("http://", "ws://") + "/ws-stream"
 
 
-def _stat(pid: str) -> list[str] | None:
+def _read(pid: str, name: str) -> bytes:
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
+        return Path(f"/proc/{pid}/{name}").read_bytes()
+    except OSError:  # the process ended meanwhile
+        return b""
 
 
-def server_cpu_s(count: int) -> float:
-    """CPU seconds used so far by the `--workers COUNT` server this process started: its main
-    process and the workers forked from it."""
+def server_cpu_s(command_has: bytes) -> float:
+    """CPU seconds used so far by the servers this process started whose command line has
+    `command_has` (arguments end with a NUL byte), and by the workers they forked."""
     tick = os.sysconf("SC_CLK_TCK")
-    stats = {p.name: _stat(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()}
-    flag = b"--workers\0" + str(count).encode() + b"\0"
-    roots = [pid for pid, stat in stats.items()
-             if stat and int(stat[1]) == os.getpid()
-             and flag in Path(f"/proc/{pid}/cmdline").read_bytes()]  # fmt: skip
+    stats = {p.name: _read(p.name, "stat").rsplit(b")", 1)[-1].split()
+             for p in Path("/proc").iterdir() if p.name.isdigit()}  # fmt: skip
+    roots = [pid.encode() for pid, stat in stats.items()
+             if len(stat) > 12 and int(stat[1]) == os.getpid()
+             and command_has in _read(pid, "cmdline")]  # fmt: skip
     total = 0.0
     for pid, stat in stats.items():
-        if stat and (pid in roots or stat[1] in roots):
+        if len(stat) > 12 and (pid.encode() in roots or stat[1] in roots):
             total += (int(stat[11]) + int(stat[12])) / tick
     return total
 
@@ -81,9 +83,10 @@ def main() -> None:
             measure(url, args.conns, 2, args.loadgen_cmd)  # warm-up: every worker's imports
         for round_number in range(args.rounds):
             for (name, url), count in zip(urls.items(), args.workers, strict=True):
-                cpu = server_cpu_s(count)
+                flag = b"--workers\0" + str(count).encode() + b"\0"
+                cpu = server_cpu_s(flag)
                 result = measure(url, args.conns, args.reqs, args.loadgen_cmd)
-                cpu = server_cpu_s(count) - cpu
+                cpu = server_cpu_s(flag) - cpu
                 result["server_cpu_ms_per_req"] = 1000 * cpu / max(1, _int(result["completed"]))
                 runs[name].append(result)
                 print(f"round {round_number + 1} {name}: {orjson.dumps(result).decode()}")
@@ -91,7 +94,8 @@ def main() -> None:
     for name, results in runs.items():
         per_request = statistics.median(float(str(r["server_cpu_ms_per_req"])) for r in results)
         print(f"{name}: server CPU {per_request:.3f} ms a request, so one core serves about "
-              f"{1000 / per_request:.0f} requests/s of {args.reqs and 64} deltas")  # fmt: skip
+              f"{1000 / per_request:.0f} requests/s"
+              f"{'' if args.upstream else f' of {SIM_TOKENS} deltas'}")  # fmt: skip
 
 
 def _int(value: object) -> int:

@@ -646,27 +646,36 @@ async def test_nunjucks_templates_and_custom_filters_render_as_promptfoo_renders
 
 
 RESPONSES_EXAMPLE = EXAMPLE.parent / "responses-api"
+RESPONSES_CONFIGS = ("promptfooconfig.yaml", "promptfooconfig.builtin.yaml")
 
 
-async def test_the_responses_example_gives_the_same_verdicts_in_promptfoo_and_wsllm_and_the_builtin_fold(
-    start_server: ServerFactory, tmp_path: Path
-) -> None:
-    base = await start_server(sim_ttft_ms="2", sim_itl_ms="0", sim_tokens="24")
+async def responses_example(
+    base: str, tmp_path: Path, exit_code: int
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The Responses example pointed at `base`: promptfoo's results on the JavaScript fold,
+    and wsllm's on it and on the built-in fold (each run checked for `exit_code`)."""
     port = base.rsplit(":", 1)[1]
     documents = {}
-    for name in ("promptfooconfig.yaml", "promptfooconfig.builtin.yaml"):
+    for name in RESPONSES_CONFIGS:
         text = (RESPONSES_EXAMPLE / name).read_text().replace("localhost:3300", f"localhost:{port}")
         (tmp_path / name).write_text(text)
         code, _, err = await run_wsllm(
             "eval", "-c", name, "-o", f"{name}.json", "--no-progress", cwd=tmp_path,
             env=clean_env(),
         )  # fmt: skip
-        assert code == 0, err
+        assert code == exit_code, err
         documents[name] = orjson.loads((tmp_path / f"{name}.json").read_bytes())
-    theirs = await promptfoo_eval(tmp_path / "promptfooconfig.yaml", tmp_path / "pf.json", tmp_path)
-    ours = documents["promptfooconfig.yaml"]
-    assert cells(ours) == cells(theirs)
-    assert cells(documents["promptfooconfig.builtin.yaml"]) == cells(theirs)
+    theirs = await promptfoo_eval(tmp_path / RESPONSES_CONFIGS[0], tmp_path / "pf.json", tmp_path)
+    return theirs, documents
+
+
+async def test_the_responses_example_gives_the_same_verdicts_in_promptfoo_and_wsllm_and_the_builtin_fold(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    base = await start_server(sim_ttft_ms="2", sim_itl_ms="0", sim_tokens="24")
+    theirs, documents = await responses_example(base, tmp_path, 0)
+    for document in documents.values():
+        assert cells(document) == cells(theirs)
     outputs = [output for _, _, output, _ in cells(theirs).values()]
     assert len(outputs) == 4
     assert all(output.startswith("Simulated reply to") for output in outputs)
@@ -677,19 +686,8 @@ async def test_the_builtin_responses_fold_reports_a_refused_request_as_promptfoo
 ) -> None:
     # A frame over the server's limit: an `error` event, which both folds make the test's error.
     base = await start_server(max_frame_bytes="60")
-    port = base.rsplit(":", 1)[1]
-    documents = {}
-    for name in ("promptfooconfig.yaml", "promptfooconfig.builtin.yaml"):
-        text = (RESPONSES_EXAMPLE / name).read_text().replace("localhost:3300", f"localhost:{port}")
-        (tmp_path / name).write_text(text)
-        code, _, err = await run_wsllm(
-            "eval", "-c", name, "-o", f"{name}.json", "--no-progress", cwd=tmp_path,
-            env=clean_env(),
-        )  # fmt: skip
-        assert code == 100, err
-        documents[name] = orjson.loads((tmp_path / f"{name}.json").read_bytes())
-    theirs = await promptfoo_eval(tmp_path / "promptfooconfig.yaml", tmp_path / "pf.json", tmp_path)
-    errors = [row.get("error") or "" for row in theirs["results"]["results"]]  # type: ignore[index]
+    theirs, documents = await responses_example(base, tmp_path, 100)
+    errors = [row.get("error") or "" for row in theirs["results"]["results"]]
     assert len(errors) == 4
     assert all("frame_too_large" in error for error in errors), errors
     for document in documents.values():

@@ -3,12 +3,12 @@ factuality, answer-relevance, model-graded-closedqa, and similar (cosine, dot, e
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from wsllm.errors import ConfigError
 from wsllm.evals.grading.context import GradingContext, verdict
 from wsllm.evals.grading.registry import AsyncHandler, assertion
+from wsllm.evals.jsvalues import parse_json, stringify
 from wsllm.evals.results import GradingResult
 from wsllm.evals.schema import Assertion
 from wsllm.evals.templates import render
@@ -54,12 +54,11 @@ def _as_asked(task: prompts.GradeTask, a: Assertion, c: GradingContext,
         return task
     values = {key: _for_template(value) for key, value in {**context, **c.variables}.items()}
     try:
-        parsed = json.loads(template)
+        parsed = parse_json(template)
     except ValueError:
         text = render(template, values)
     else:
-        text = json.dumps(_render_strings(parsed, values), ensure_ascii=False,
-                          separators=(",", ":"))  # fmt: skip
+        text = stringify(_render_strings(parsed, values))
     return prompts.GradeTask(task.kind, _messages(text), task.fields)
 
 
@@ -76,15 +75,14 @@ def _render_strings(value: Any, values: dict[str, Any]) -> Any:
 def _for_template(value: Any) -> Any:
     """Objects reach a grading prompt as JSON text (lists item by item), as in promptfoo."""
     if isinstance(value, list):
-        return [json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v
-                for v in value]  # fmt: skip
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value
+        return [stringify(v) if isinstance(v, dict | list) else v for v in value]
+    return stringify(value) if isinstance(value, dict) else value
 
 
 def _parsed(text: str) -> Any:
     """The output as promptfoo hands it to a grading prompt: JSON parsed when it is JSON."""
     try:
-        return json.loads(text)
+        return parse_json(text)
     except ValueError:
         return text
 
@@ -92,7 +90,7 @@ def _parsed(text: str) -> Any:
 def _messages(text: str) -> tuple[tuple[str, str], ...]:
     """A rendered grading prompt as chat messages: a JSON list of messages, else one user turn."""
     try:
-        parsed = json.loads(text)
+        parsed = parse_json(text)
     except ValueError:
         parsed = None
     if (
@@ -108,7 +106,7 @@ def _messages(text: str) -> tuple[tuple[str, str], ...]:
 
 
 def _content(content: Any) -> str:
-    return content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+    return content if isinstance(content, str) else stringify(content)
 
 
 @assertion("llm-rubric", needs="value", check=_check_grader, uses_grader=True)
