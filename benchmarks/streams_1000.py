@@ -18,8 +18,10 @@ With `--upstream`, point it at an OpenAI-compatible stand-in that sends a delta 
 ms (e.g. ITL_MS=20): only gaps between deltas are reported then, since the stand-in's schedule is
 its own.
 
-The load comes from `--clients` processes (one Python client cannot take 50,000 deltas a second
-and still measure them on time); the CPU each side used is printed.
+The load comes from `--clients` processes of a lean client (`lean_client.py`: raw sockets on one
+epoll loop, a few microseconds a delta) so that the measuring takes little of the machine's two
+cores from the server it measures; `--client wsllm` uses `wsllm bench`'s own client instead, which
+costs about as much CPU a delta as the server. The CPU each side used is printed.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 
+from lean_client import LeanLoad
 from workers import server_cpu_s
 from wsllm.bench.engine import LoadRun, Workload, run_load
 from wsllm.bench.figures import figures
@@ -58,10 +61,14 @@ def server(args: argparse.Namespace) -> Iterator[str]:
         yield base.replace("http://", "ws://") + "/ws-stream"
 
 
-def load_share(url: str, conns: int, requests: int, arrivals_per_s: float | None) -> LoadRun:
+def load_share(url: str, conns: int, requests: int, arrivals_per_s: float | None,
+               client: str) -> LoadRun:  # fmt: skip
     """One client process's share of the load (run in a process of its own)."""
-    use_uvloop()
     pool = conns if arrivals_per_s is None else int(conns * 1.25) + 10  # room for Poisson peaks
+    if client == "lean":
+        prompts = generated_prompts(1000, 6, 0)
+        return LeanLoad(url, pool, requests, arrivals_per_s, prompts, seed=os.getpid()).go()
+    use_uvloop()
     load = Workload(url=url, render=seed_renderer(SEED_TEMPLATE),
                     prompts=generated_prompts(1000, 6, 0), new_state=seed_states(),
                     concurrency=pool, requests=requests, rate=arrivals_per_s, timeout_s=120,
@@ -74,7 +81,7 @@ def run_clients(url: str, args: argparse.Namespace) -> LoadRun:
     n = args.clients
     reply_s = args.deltas / args.rate
     per_s = None if args.arrivals == "lockstep" else args.conns / reply_s / n
-    shares = [(url, args.conns // n + (i < args.conns % n), args.requests // n, per_s)
+    shares = [(url, args.conns // n + (i < args.conns % n), args.requests // n, per_s, args.client)
               for i in range(n)]  # fmt: skip
     with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
         runs = list(pool.map(load_share, *zip(*shares, strict=True)))
@@ -108,6 +115,8 @@ def main() -> None:
     parser.add_argument("--arrivals", choices=("poisson", "lockstep"), default="poisson")
     parser.add_argument("--upstream", help="OpenAI-compatible base URL pacing its own deltas")
     parser.add_argument("--clients", type=int, default=2, help="client processes")
+    parser.add_argument("--client", choices=("lean", "wsllm"), default="lean",
+                        help="the lean client, or wsllm bench's own")  # fmt: skip
     args = parser.parse_args()
     with server(args) as url:
         server_cpu = server_cpu_s(b"serve\0")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import pytest
 
-from wsllm.timers import Deadlines
+from wsllm.timers import Deadlines, Ticks, tick_of
 
 
 async def test_timers_fire_in_time_order_whatever_order_they_were_set() -> None:
@@ -109,3 +110,52 @@ def test_timers_left_on_a_finished_loop_do_not_fire_on_the_next() -> None:
 
     asyncio.run(wait())
     assert fired == ["waited"]
+
+
+async def test_ticks_run_in_their_millisecond_in_order_and_not_before() -> None:
+    ticks, start, fired = Ticks(), time.monotonic(), list[tuple[str, float]]()
+
+    def mark(name: str) -> Callable[[], None]:
+        return lambda: fired.append((name, time.monotonic()))
+
+    for name, delay in (("late", 0.06), ("early", 0.02), ("middle", 0.04), ("middle too", 0.04)):
+        ticks.at(tick_of(start + delay), mark(name))
+    await asyncio.sleep(0.1)
+    assert [name for name, _ in fired] == ["early", "middle", "middle too", "late"]
+    for (_, at), delay in zip(fired, (0.02, 0.04, 0.04, 0.06), strict=True):
+        assert at >= start + delay - 0.0011  # a timer may run up to a millisecond early
+
+
+async def test_a_tick_may_set_another_and_one_failing_does_not_stop_the_rest(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ticks, fired = Ticks(), list[str]()
+
+    def fail() -> None:
+        raise RuntimeError("boom")
+
+    def again() -> None:
+        fired.append("first")
+        ticks.at(Ticks.now() + 10, lambda: fired.append("second"))
+
+    when = tick_of(time.monotonic() + 0.01)
+    ticks.at(when, fail)
+    ticks.at(when, again)
+    await asyncio.sleep(0.06)
+    assert fired == ["first", "second"]
+    assert "a timer callback failed" in caplog.text
+
+
+def test_ticks_left_on_a_finished_loop_do_not_fire_on_the_next() -> None:
+    ticks, fired = Ticks(), list[str]()
+
+    async def leave_one() -> None:
+        ticks.at(tick_of(time.monotonic() + 0.05), lambda: fired.append("stale"))
+
+    async def set_another() -> None:
+        ticks.at(tick_of(time.monotonic() + 0.01), lambda: fired.append("fresh"))
+        await asyncio.sleep(0.1)
+
+    asyncio.run(leave_one())
+    asyncio.run(set_another())
+    assert fired == ["fresh"]

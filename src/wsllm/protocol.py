@@ -105,7 +105,10 @@ def _request_id(payload: dict[str, Any]) -> RequestId:
 def _frame(fields: dict[str, Any], request_id: RequestId) -> bytes:
     if request_id is not None:
         fields["id"] = request_id
-    return orjson.dumps(fields)
+    # A copy of exactly its size: orjson's result is a kilobyte buffer cut down, and a server
+    # keeps each frame for the life of its stream; kept, those buffers fragment the heap so
+    # that every new one takes fresh memory (about 3x the cost of the copy, more on a VM).
+    return memoryview(orjson.dumps(fields)).tobytes()
 
 
 def ready_frame(path: str) -> bytes:

@@ -12,13 +12,28 @@ import asyncio
 import heapq
 import itertools
 import logging
+import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 log = logging.getLogger("wsllm.server")
 
 _COMPACT_AT = 256  # cancelled entries tolerated before the heap is rebuilt without them
+EARLY = 0.001  # a timer may fire this much before its time: the loop's clock is in milliseconds
+
+
+class _Homed(Protocol):
+    _home: asyncio.AbstractEventLoop | None
+
+
+def running_loop(owner: _Homed) -> asyncio.AbstractEventLoop:
+    """The running loop, remembered in `owner._home`: asking asyncio costs a getpid() system
+    call each time on Python 3.11, too much for a path taken for every frame."""
+    loop = owner._home
+    if loop is None or not loop.is_running():
+        loop = owner._home = asyncio.get_running_loop()
+    return loop
 
 
 class Due:
@@ -53,6 +68,7 @@ class Deadlines:
         self._timer: asyncio.TimerHandle | None = None
         self._armed_for = float("inf")
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._home: asyncio.AbstractEventLoop | None = None
 
     def __len__(self) -> int:
         """Timers waiting to fire."""
@@ -60,7 +76,7 @@ class Deadlines:
 
     def call_at(self, when: float, callback: Callable[..., object], *args: Any) -> Due:
         """Call `callback(*args)` at monotonic time `when`."""
-        loop = asyncio.get_running_loop()
+        loop = running_loop(self)
         if loop is not self._loop:  # a new loop: the old one's timers cannot fire any more
             self.stop()
             self._loop = loop
@@ -110,7 +126,7 @@ class Deadlines:
         self._timer = None
         self._armed_for = float("inf")
         now, heap = time.monotonic(), self._heap
-        while heap and heap[0][0] <= now + 0.001:  # the loop's clock is in milliseconds
+        while heap and heap[0][0] <= now + EARLY:
             due = heapq.heappop(heap)[2]
             callback, args = due.callback, due.args
             if callback is None:
@@ -129,3 +145,63 @@ class Deadlines:
             self._timer.cancel()
             self._timer = None
         self._heap, self._cancelled, self._armed_for = [], 0, float("inf")
+
+
+def tick_of(when: float) -> int:
+    """The millisecond a monotonic time is due in: the first whole one at or after it."""
+    return math.ceil(when * 1000)
+
+
+class Ticks:
+    """Callbacks by the millisecond they are due, for the many that come and go every few
+    milliseconds (a paced model's tokens): one loop timer for the earliest millisecond and a
+    list for each, so adding one is a list append (no handle, no heap entry, no garbage for the
+    collector). A callback runs in its millisecond, up to EARLY before it (the loop's clock is in
+    milliseconds); none can be cancelled: one no longer wanted must do nothing when it runs."""
+
+    def __init__(self) -> None:
+        self._due: dict[int, list[Callable[[], object]]] = {}
+        self._ticks: list[int] = []  # a heap of the milliseconds in `_due`
+        self._timer: asyncio.TimerHandle | None = None
+        self._armed_for = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._home: asyncio.AbstractEventLoop | None = None
+
+    @staticmethod
+    def now() -> int:
+        """The latest millisecond whose callbacks may run now."""
+        return int((time.monotonic() + EARLY) * 1000)
+
+    def at(self, tick: int, callback: Callable[[], object]) -> None:
+        """Call `callback()` in millisecond `tick` (see `tick_of`)."""
+        calls = self._due.get(tick)
+        if calls is not None:
+            calls.append(callback)
+            return
+        loop = running_loop(self)
+        if loop is not self._loop:  # a new loop: the old one's timer cannot fire any more
+            self._due, self._ticks, self._timer, self._loop = {}, [], None, loop
+        self._due[tick] = [callback]
+        heapq.heappush(self._ticks, tick)
+        if self._timer is None or tick < self._armed_for:
+            self._arm(tick)
+
+    def _arm(self, tick: int) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        assert self._loop is not None
+        self._armed_for = tick
+        delay = max(tick / 1000 - time.monotonic(), 0.0)
+        self._timer = self._loop.call_later(delay, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        last, ticks, due = self.now(), self._ticks, self._due
+        while ticks and ticks[0] <= last:  # what a callback adds is due after `last`
+            for callback in due.pop(heapq.heappop(ticks)):
+                try:
+                    callback()
+                except Exception:  # one stream's failure is not every stream's
+                    log.exception("a timer callback failed")
+        if ticks:
+            self._arm(ticks[0])

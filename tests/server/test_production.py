@@ -263,7 +263,9 @@ async def test_with_auth_off_each_client_address_has_its_own_allowance(
 async def test_a_slow_consumer_is_cut_off_and_others_are_served(
     start_server: ServerFactory, http: aiohttp.ClientSession
 ) -> None:
-    base = await start_server(sim_tokens="300000", sim_itl_ms="0", send_buffer_bytes="65536",
+    # 300,000 tokens 10 us apart: the reply outlasts the time it takes to fill the buffers
+    # and give up on the client (at full speed it could end first, and end well).
+    base = await start_server(sim_tokens="300000", sim_itl_ms="0.01", send_buffer_bytes="65536",
                               slow_consumer_timeout="0.5")  # fmt: skip
     _, writer = await raw_connect(base, "/ws-stream")
     send_text(writer, '{"input": "flood me"}')  # and never read again

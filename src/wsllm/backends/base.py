@@ -1,8 +1,8 @@
 """The one plug-in point for models: a reply streamed as text deltas.
 
 A backend's `stream(request)` returns a Reply; iterating it gives the text as the model produces
-it, and once the iteration ends `reply.completion` holds the token usage and the backend's id for
-the reply. A whole reply is the stream joined.
+it (or `pump` hands each delta to a callback), and once it ends `reply.completion` holds the token
+usage and the backend's id for the reply. A whole reply is the stream joined.
 """
 
 from __future__ import annotations
@@ -52,6 +52,13 @@ class Reply:
 
     def __aiter__(self) -> AsyncGenerator[str, None]:
         return self._deltas
+
+    async def pump(self, take: Callable[[str], object]) -> None:
+        """Hand each delta to `take` as it comes; return once the reply has ended. A backend
+        whose deltas come from timers or callbacks overrides it to call `take` from there, with
+        no task to wake for each delta."""
+        async for delta in self._deltas:
+            take(delta)
 
     async def aclose(self) -> None:
         """Stop the reply early and release its upstream call."""

@@ -7,11 +7,13 @@ import hashlib
 import itertools
 import random
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 
 from wsllm.backends.base import BACKENDS, Completion, CompletionRequest, Reply
 from wsllm.settings import Settings
-from wsllm.timers import Deadlines
+from wsllm.timers import Deadlines, Ticks, tick_of
+
+_BURST = 64  # tokens handed out in one go, at most, before others have a turn
 
 _SENTENCES = (
     "This answer comes from the simulated model, so it works offline.",
@@ -23,6 +25,7 @@ _SENTENCES = (
     "Time to first token and the gaps between tokens are what users feel.",
     "A full message frame follows the last delta, then a done frame.",
 )
+_WORDS_OF = {sentence: [" " + word for word in sentence.split()] for sentence in _SENTENCES}
 
 
 def simulated_tokens(text: str, count: int, turn: int = 1) -> list[str]:
@@ -40,7 +43,8 @@ def simulated_tokens(text: str, count: int, turn: int = 1) -> list[str]:
     order = list(_SENTENCES)
     while len(tokens) < count:
         rng.shuffle(order)
-        tokens += [" " + word for sentence in order for word in sentence.split()]
+        for sentence in order:
+            tokens += _WORDS_OF[sentence]
     tokens = tokens[:count]
     if not tokens[-1].endswith((".", ":")):
         tokens[-1] = tokens[-1].rstrip(",;") + "."
@@ -59,6 +63,7 @@ class SimulatedBackend:
         self._tokens = settings.sim_tokens
         self._ids = itertools.count(1)
         self._clock = Deadlines()  # every stream's pacing on one loop timer
+        self._ticks = Ticks()  # the same, for pumped replies
         self.description = (
             f"simulated model (not a real model: deterministic text, {self._tokens} tokens, "
             f"first token after {settings.sim_ttft_ms:g} ms, "
@@ -80,7 +85,19 @@ class SimulatedBackend:
 
     def stream(self, request: CompletionRequest) -> Reply:
         """The deterministic reply, paced like a model."""
-        return Reply(lambda reply: self._deltas(request, reply))
+        return _PacedReply(self, request)
+
+    async def _pump(self, request: CompletionRequest, reply: Reply,
+                    take: Callable[[str], object]) -> None:  # fmt: skip
+        tokens = self._tokens_for(request)
+        ended = asyncio.get_running_loop().create_future()
+        pacer = _Pacer(tokens, time.monotonic() + self._ttft, self._itl, take, self._ticks, ended)
+        pacer.step()
+        try:
+            await ended
+        finally:
+            pacer.stop()
+        reply.completion = self._completion(request, tokens)
 
     async def _deltas(self, request: CompletionRequest, reply: Reply) -> AsyncGenerator[str, None]:
         # Token i is due at start + TTFT + i x ITL, on the model's own clock, as a real model's
@@ -99,3 +116,67 @@ class SimulatedBackend:
 
     async def aclose(self) -> None:
         """Nothing to release."""
+
+
+class _PacedReply(Reply):
+    """A simulated reply: iterated, each token is awaited; pumped, the model's clock hands
+    the tokens out from its timer, with no task woken a token."""
+
+    __slots__ = ("_model", "_request")
+
+    def __init__(self, model: SimulatedBackend, request: CompletionRequest) -> None:
+        super().__init__(lambda reply: model._deltas(request, reply))
+        self._model, self._request = model, request
+
+    async def pump(self, take: Callable[[str], object]) -> None:
+        """Hand each token to `take` when it is due."""
+        await self._model._pump(self._request, self, take)
+
+
+class _Pacer:
+    """One reply's tokens, each handed to `take` at its time (token i at `due` + i x `itl`,
+    on the model's own clock: behind, the tokens due go at once), then `ended` is set."""
+
+    __slots__ = ("_clock", "_due", "_ended", "_itl", "_next", "_soon", "_stopped", "_take",
+                 "_tokens")  # fmt: skip
+
+    def __init__(self, tokens: list[str], due: float, itl: float, take: Callable[[str], object],
+                 clock: Ticks, ended: asyncio.Future[None]) -> None:  # fmt: skip
+        self._tokens, self._next, self._due, self._itl = tokens, 0, due, itl
+        self._take, self._clock, self._ended = take, clock, ended
+        self._soon: asyncio.Handle | None = None
+        self._stopped = False
+
+    def step(self) -> None:
+        """Hand out the tokens due now (a burst at most), and set the timer for the next."""
+        if self._stopped:
+            return
+        self._soon = None
+        tokens, at, due, take = self._tokens, self._next, self._due, self._take
+        now = self._clock.now()
+        last = min(len(tokens), at + _BURST)
+        try:
+            while at < last and tick_of(due) <= now:
+                take(tokens[at])
+                at += 1
+                due += self._itl
+        except Exception as exc:  # the reader's failure ends the reply
+            if not self._ended.done():
+                self._ended.set_exception(exc)
+            return
+        finally:
+            self._next, self._due = at, due
+        if at == len(tokens):
+            if not self._ended.done():
+                self._ended.set_result(None)
+        elif tick_of(due) <= now:  # a burst's worth went out and more are due: others first
+            self._soon = self._ended.get_loop().call_soon(self.step)
+        else:
+            self._clock.at(tick_of(due), self.step)
+
+    def stop(self) -> None:
+        """No more tokens (the reply ended, or its reader is gone)."""
+        self._stopped = True
+        if self._soon is not None:
+            self._soon.cancel()
+        self._soon = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
@@ -113,6 +114,7 @@ async def _serve(settings: Settings, sock: socket.socket, announce: bool) -> Non
     await WsllmSite(runner, sock, app[CONTEXT]).start()
     if announce:
         _announce(settings, sock, backend.description, backend.name)
+    _settle_garbage_collector()
     await _wait_for_signal()
     _exit_on_second_signal()
     log.info("shutting down: no new connections; running requests get %gs", settings.drain_timeout)
@@ -122,6 +124,13 @@ async def _serve(settings: Settings, sock: socket.socket, announce: bool) -> Non
     except TimeoutError:
         log.warning("shutdown took longer than the drain timeout; cutting the last connections")
     log.info("stopped")
+
+
+def _settle_garbage_collector() -> None:
+    """Keep what startup made (modules, the app) out of every later collection: a full
+    collection then walks only what serving has made, and pauses the loop that much less."""
+    gc.collect()
+    gc.freeze()
 
 
 def _exit_on_second_signal() -> None:

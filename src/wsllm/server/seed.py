@@ -238,13 +238,16 @@ class SeedSession(SocketSession[core.Connection]):
         streaming, emit = self._core.policy.mode is core.Mode.STREAM, self._ctx.hub.emit
         reply = self._ctx.backend.stream(run.backend_request)
         parts: list[str] = []
+
+        def take(delta: str) -> None:
+            if stats.first_delta is None:
+                stats.first_delta = time.perf_counter()
+            parts.append(delta)
+            if streaming:
+                emit(stream, frames.delta(delta))
+
         async with aclosing(reply):
-            async for delta in reply:
-                if stats.first_delta is None:
-                    stats.first_delta = time.perf_counter()
-                parts.append(delta)
-                if streaming:
-                    emit(stream, frames.delta(delta))
+            await reply.pump(take)
         text = "".join(parts)
         stats.deltas = len(parts) if streaming else 1
         emit(stream, frames.message(text) if streaming else frames.response(text))

@@ -11,6 +11,7 @@ import asyncio
 import struct
 
 from wsllm.errors import SlowConsumer
+from wsllm.timers import running_loop
 
 _LEN16 = struct.Struct("!BBH")
 _LEN64 = struct.Struct("!BBQ")
@@ -30,15 +31,16 @@ class Cork:
     """The writers holding frames this loop turn, written out together at its end: one callback
     a turn for all the process's connections, not one per connection."""
 
-    __slots__ = ("_loop", "_writers")
+    __slots__ = ("_home", "_loop", "_writers")
 
     def __init__(self) -> None:
         self._writers: list[FrameWriter] = []
         self._loop: asyncio.AbstractEventLoop | None = None  # set while a flush is scheduled
+        self._home: asyncio.AbstractEventLoop | None = None
 
     def add(self, writer: FrameWriter) -> None:
         """Write `writer`'s frames at the end of this turn."""
-        loop = asyncio.get_running_loop()
+        loop = running_loop(self)
         if self._loop is not loop:  # nothing scheduled on this loop yet
             self._writers = []
             self._loop = loop
