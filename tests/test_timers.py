@@ -87,11 +87,11 @@ async def test_a_timer_may_set_another_from_its_callback() -> None:
 
 
 async def test_sleep_until_wakes_the_sleeper_at_its_time_and_not_a_cancelled_one() -> None:
-    deadlines = Deadlines()
+    ticks = Ticks()
     start = time.monotonic()
-    cancelled = asyncio.ensure_future(deadlines.sleep_until(start + 0.02))
+    cancelled = asyncio.ensure_future(ticks.sleep_until(start + 0.02))
     cancelled.cancel()
-    await deadlines.sleep_until(start + 0.03)
+    await ticks.sleep_until(start + 0.03)
     assert time.monotonic() - start >= 0.029
     assert cancelled.cancelled()
 

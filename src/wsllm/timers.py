@@ -2,13 +2,15 @@
 
 An event-loop timer costs more than half a kilobyte (uvloop's handle and the libuv timer under
 it) and a start and a stop in libuv; a server has one or two per connection (idle timeout, auth
-deadline) and the simulated model one per token. Here each is a small entry in one heap, and the
-loop holds a single timer, for the earliest. Times are `time.monotonic()` seconds.
+deadline) and the simulated model one per token. `Deadlines` keeps each as a small entry in one
+heap, cancellable; `Ticks` keeps the short-lived ones (tokens) in a list per millisecond. Either
+way the loop holds a single timer, for the earliest. Times are `time.monotonic()` seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 import logging
@@ -90,12 +92,6 @@ class Deadlines:
         """Call `callback(*args)` in `delay` seconds."""
         return self.call_at(time.monotonic() + delay, callback, *args)
 
-    def sleep_until(self, when: float) -> asyncio.Future[None]:
-        """A future that is done at monotonic time `when` (await it to sleep till then)."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.call_at(when, _wake, future)
-        return future
-
     def cancel(self, due: Due | None) -> None:
         """Forget `due` (nothing happens if it fired or was cancelled already)."""
         if due is None or due.callback is None:
@@ -171,6 +167,12 @@ class Ticks:
     def now() -> int:
         """The latest millisecond whose callbacks may run now."""
         return int((time.monotonic() + EARLY) * 1000)
+
+    def sleep_until(self, when: float) -> asyncio.Future[None]:
+        """A future that is done in the millisecond of monotonic time `when` (await it)."""
+        future: asyncio.Future[None] = running_loop(self).create_future()
+        self.at(tick_of(when), functools.partial(_wake, future))
+        return future
 
     def at(self, tick: int, callback: Callable[[], object]) -> None:
         """Call `callback()` in millisecond `tick` (see `tick_of`)."""

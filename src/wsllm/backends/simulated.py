@@ -11,7 +11,7 @@ from collections.abc import AsyncGenerator, Callable
 
 from wsllm.backends.base import BACKENDS, Completion, CompletionRequest, Reply
 from wsllm.settings import Settings
-from wsllm.timers import Deadlines, Ticks, tick_of
+from wsllm.timers import Ticks, tick_of
 
 _BURST = 64  # tokens handed out in one go, at most, before others have a turn
 
@@ -62,8 +62,7 @@ class SimulatedBackend:
         self._itl = settings.sim_itl_ms / 1000
         self._tokens = settings.sim_tokens
         self._ids = itertools.count(1)
-        self._clock = Deadlines()  # every stream's pacing on one loop timer
-        self._ticks = Ticks()  # the same, for pumped replies
+        self._clock = Ticks()  # every stream's pacing on one loop timer
         self.description = (
             f"simulated model (not a real model: deterministic text, {self._tokens} tokens, "
             f"first token after {settings.sim_ttft_ms:g} ms, "
@@ -91,7 +90,7 @@ class SimulatedBackend:
                     take: Callable[[str], object]) -> None:  # fmt: skip
         tokens = self._tokens_for(request)
         ended = asyncio.get_running_loop().create_future()
-        pacer = _Pacer(tokens, time.monotonic() + self._ttft, self._itl, take, self._ticks, ended)
+        pacer = _Pacer(tokens, time.monotonic() + self._ttft, self._itl, take, self._clock, ended)
         pacer.step()
         try:
             await ended
