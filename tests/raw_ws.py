@@ -6,14 +6,22 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import socket
 
 from websockets.frames import Frame, Opcode
 
 
-async def raw_connect(base: str, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Open a socket, send the upgrade, read the 101 response; return the streams."""
+async def raw_connect(base: str, path: str, receive_buffer: int | None = None
+                      ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:  # fmt: skip
+    """Open a socket (with a kernel receive buffer of `receive_buffer` bytes, to make a client
+    that falls behind soon), send the upgrade, read the 101 response; return the streams."""
     host, port = base.removeprefix("http://").split(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if receive_buffer is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+    reader, writer = await asyncio.open_connection(sock=sock)
     key = base64.b64encode(os.urandom(16)).decode()
     writer.write(
         f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 
 from tests.conftest import (
@@ -20,6 +22,7 @@ from tests.conftest import (
 )
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.raw_ws import raw_connect, read_frame, send_text
+from wsllm.backends.simulated import simulated_tokens
 from wsllm.server.app import CONTEXT, create_app
 
 
@@ -386,3 +389,23 @@ async def test_websocket_connections_send_each_write_at_once(http: aiohttp.Clien
         [session] = app[CONTEXT].sessions
         sock = session._transport.get_extra_info("socket")  # type: ignore[attr-defined]
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+
+
+async def test_a_client_that_stops_reading_for_a_while_gets_the_whole_reply_in_order(
+    start_server: ServerFactory,
+) -> None:
+    # 100,000 deltas at full speed, about 10 MB: more than the socket buffers hold, so the
+    # server holds the rest until the client reads again, then streams on as they are made.
+    base = await start_server(sim_tokens="100000", sim_itl_ms="0.01", send_buffer_bytes="65536")
+    reader, writer = await raw_connect(base, "/ws-stream", receive_buffer=4096)
+    assert orjson.loads((await read_frame(reader))[1])["type"] == "ready"
+    send_text(writer, '{"input": "hold on"}')
+    await asyncio.sleep(0.5)  # reads nothing meanwhile
+    frames: list[dict[str, Any]] = []
+    while not frames or frames[-1]["type"] not in ("done", "error"):
+        frames.append(orjson.loads((await read_frame(reader))[1]))
+    assert [f["seq"] for f in frames] == list(range(1, 100003))
+    deltas = [f["message"] for f in frames if f["type"] == "delta"]
+    assert deltas == simulated_tokens("hold on", 100000)
+    assert frames[-1]["type"] == "done"
+    writer.close()

@@ -172,3 +172,23 @@ async def test_a_stream_its_node_lost_ends_with_stream_lost_not_a_cancel(
             "error", "stream_lost", "r"
         )  # fmt: skip
         await ws.close()
+
+
+async def test_a_stream_resumed_while_its_first_client_still_reads_reaches_both_as_it_is_made(
+    start_server: ServerFactory, http: aiohttp.ClientSession
+) -> None:
+    base = await start_server(sim_itl_ms="150", sim_tokens="12")
+    first = await open_ws(http, base)
+    await first.send_json({"input": "for two"})
+    head = await first_frames(first, 2)
+    second = await open_ws(http, base)
+    await second.send_json({"type": "resume", "stream": head[0]["stream"], "after": 2})
+    rest_of_first = asyncio.create_task(until_end(first, raw=True))
+    next_frame = await receive(second)
+    # The next delta reaches the second client as it is made, not with the end of the stream.
+    assert next_frame["seq"] == 3
+    assert not rest_of_first.done()
+    tail = [next_frame, *await until_end(second, raw=True)]
+    assert tail == (await rest_of_first)
+    await first.close()
+    await second.close()

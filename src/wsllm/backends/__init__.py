@@ -4,12 +4,28 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wsllm.backends.base import BACKENDS, Backend, Completion, CompletionRequest, Reply, Turn
+from wsllm.backends.base import (
+    BACKENDS,
+    NO_COMPLETION,
+    Backend,
+    Completion,
+    CompletionRequest,
+    Reply,
+    Turn,
+)
 
 if TYPE_CHECKING:
     from wsllm.settings import Settings
 
-__all__ = ["Backend", "Completion", "CompletionRequest", "Reply", "Turn", "create_backend"]
+__all__ = [
+    "NO_COMPLETION",
+    "Backend",
+    "Completion",
+    "CompletionRequest",
+    "Reply",
+    "Turn",
+    "create_backend",
+]
 
 
 def create_backend(settings: Settings) -> Backend:

@@ -41,32 +41,40 @@ class Completion:
     response_id: str | None = None
 
 
+NO_COMPLETION = Completion()  # what is known of a reply that has not ended (shared: frozen)
+
+
 class Reply:
     """One reply as it streams: `async for text in reply`; then `reply.completion`."""
 
-    __slots__ = ("_deltas", "completion")
+    __slots__ = ("_deltas", "_make", "completion")
 
     def __init__(self, deltas: Callable[[Reply], AsyncGenerator[str, None]]) -> None:
-        self.completion = Completion()
-        self._deltas = deltas(self)
+        """`deltas(reply)` makes the deltas, when they are first asked for."""
+        self.completion = NO_COMPLETION
+        self._make = deltas
+        self._deltas: AsyncGenerator[str, None] | None = None
 
     def __aiter__(self) -> AsyncGenerator[str, None]:
+        if self._deltas is None:
+            self._deltas = self._make(self)
         return self._deltas
 
     async def pump(self, take: Callable[[str], object]) -> None:
         """Hand each delta to `take` as it comes; return once the reply has ended. A backend
         whose deltas come from timers or callbacks overrides it to call `take` from there, with
         no task to wake for each delta."""
-        async for delta in self._deltas:
+        async for delta in self:
             take(delta)
 
     async def aclose(self) -> None:
         """Stop the reply early and release its upstream call."""
-        await self._deltas.aclose()
+        if self._deltas is not None:
+            await self._deltas.aclose()
 
     async def text(self) -> str:
         """The whole reply, joined."""
-        return "".join([delta async for delta in self._deltas])
+        return "".join([delta async for delta in self])
 
 
 class Backend(Protocol):

@@ -86,18 +86,6 @@ class SimulatedBackend:
         """The deterministic reply, paced like a model."""
         return _PacedReply(self, request)
 
-    async def _pump(self, request: CompletionRequest, reply: Reply,
-                    take: Callable[[str], object]) -> None:  # fmt: skip
-        tokens = self._tokens_for(request)
-        ended = asyncio.get_running_loop().create_future()
-        pacer = _Pacer(tokens, time.monotonic() + self._ttft, self._itl, take, self._clock, ended)
-        pacer.step()
-        try:
-            await ended
-        finally:
-            pacer.stop()
-        reply.completion = self._completion(request, tokens)
-
     async def _deltas(self, request: CompletionRequest, reply: Reply) -> AsyncGenerator[str, None]:
         # Token i is due at start + TTFT + i x ITL, on the model's own clock, as a real model's
         # tokens are: a server that falls behind finds them waiting, and does not push the
@@ -124,12 +112,27 @@ class _PacedReply(Reply):
     __slots__ = ("_model", "_request")
 
     def __init__(self, model: SimulatedBackend, request: CompletionRequest) -> None:
-        super().__init__(lambda reply: model._deltas(request, reply))
+        super().__init__(_iterated)
         self._model, self._request = model, request
 
     async def pump(self, take: Callable[[str], object]) -> None:
         """Hand each token to `take` when it is due."""
-        await self._model._pump(self._request, self, take)
+        model, request = self._model, self._request
+        tokens = model._tokens_for(request)
+        ended = asyncio.get_running_loop().create_future()
+        due = time.monotonic() + model._ttft
+        pacer = _Pacer(tokens, due, model._itl, take, model._clock, ended)
+        pacer.step()
+        try:
+            await ended
+        finally:
+            pacer.stop()
+        self.completion = model._completion(request, tokens)
+
+
+def _iterated(reply: Reply) -> AsyncGenerator[str, None]:
+    assert isinstance(reply, _PacedReply)
+    return reply._model._deltas(reply._request, reply)
 
 
 class _Pacer:

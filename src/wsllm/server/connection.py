@@ -25,7 +25,7 @@ from wsllm.errors import ProtocolError
 from wsllm.server.auth import identity_of, key_ok
 
 MAX_QUEUED = 32
-CLOSE_NORMAL, CLOSE_GOING_AWAY, CLOSE_POLICY = 1000, 1001, 1008
+CLOSE_NORMAL, CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_INTERNAL_ERROR = 1000, 1001, 1008, 1011
 _run_ids = itertools.count(1)
 
 

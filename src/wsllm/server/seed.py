@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from contextlib import aclosing
+from collections.abc import Callable
 from typing import Any
 
 from websockets.server import ServerProtocol
 
 from wsllm import protocol
-from wsllm.backends import Completion
+from wsllm.backends import NO_COMPLETION, Completion
 from wsllm.codes import ErrorCode
 from wsllm.errors import CodedError, SlowConsumer, StreamError
 from wsllm.server import auth
@@ -49,6 +49,55 @@ class RunStats:
         self.started = time.perf_counter()
         self.first_delta: float | None = None
         self.deltas = 0
+
+
+class _Answer(RunStats):
+    """One seed request's reply as the model makes it: each delta goes into the stream as a
+    frame (on `/ws-stream`) and is kept for the full text."""
+
+    __slots__ = ("emit", "frames", "parts", "stream", "streaming")
+
+    def __init__(self, emit: Callable[[LocalStream, bytes], None], stream: LocalStream,
+                 frames: protocol.RequestFrames, streaming: bool) -> None:  # fmt: skip
+        super().__init__()
+        self.emit, self.stream, self.frames = emit, stream, frames
+        self.streaming = streaming
+        self.parts: list[str] = []
+
+    def take(self, delta: str) -> None:
+        """The model's next delta."""
+        if self.first_delta is None:
+            self.first_delta = time.perf_counter()
+        self.parts.append(delta)
+        if self.streaming:
+            self.emit(self.stream, self.frames.delta(delta))
+
+
+class _LiveRun(RunIO):
+    """A seed request's I/O record that also hands the frames of its stream to the client as the
+    model makes them, with no task while the client keeps up (see `SeedSession._fell_behind`)."""
+
+    __slots__ = ("_run", "_session")
+
+    def __init__(self, session: SeedSession, run: core.Run, stream: LocalStream) -> None:
+        super().__init__()
+        self._session, self._run = session, run
+        self.stream, self.stream_id = stream, stream.id
+
+    def take(self, frame: bytes) -> bool:
+        """Send a frame on, if the client has room for it."""
+        if not self._session._writer.write_nowait(frame):
+            return False
+        self.delivered += 1
+        return True
+
+    def behind(self) -> None:
+        """The stream ended, or the client fell behind."""
+        try:
+            self._session._fell_behind(self._run, self)
+        except Exception:  # the connection's failure must not become the producer's
+            log.exception("following a stream failed")
+            self._session.close(core.CLOSE_INTERNAL_ERROR, "internal error")
 
 
 def policy_of(ctx: ServerContext, mode: core.Mode) -> core.Policy:
@@ -119,27 +168,72 @@ class SeedSession(SocketSession[core.Connection]):
     def _do(self, action: Any) -> None:
         if isinstance(action, core.Start) and action.run.resume is None:
             self._produce_for(action.run)
-        stop = action.run.stop if isinstance(action, core.Stop) else None
-        if stop is not None and stop is not core.StopReason.DISCONNECTED:
-            io = self._run_of(action.run.id)
-            if io is not None and io.stream is not None:  # the producer stops; its reader sees
+            return
+        if isinstance(action, core.Stop):
+            stop, io = action.run.stop, self._run_of(action.run.id)
+            if stop not in (None, core.StopReason.DISCONNECTED) and io is not None \
+                    and io.stream is not None:  # fmt: skip
                 io.stream.stop(stop.value)
+                return  # the producer stops; its reader tells the client
+            if isinstance(io, _LiveRun) and io.task is None:
+                self._run_ended(self._unfollow(action.run, io))
                 return
         super()._do(action)
 
     def _produce_for(self, run: core.Run) -> None:
-        stream = self._ctx.hub.open(self._who)
-        self._run_io(run.id).stream = stream
+        """Start the run's producer, and follow its stream from here with no task (a task takes
+        over if the client falls behind)."""
+        hub = self._ctx.hub
+        stream = hub.open(self._who)
+        io = _LiveRun(self, run, stream)
+        self._track(run.id, io)
         self._core.streaming(run, stream.id)
-        self._ctx.hub.start(stream, self._produce(run, stream))
+        hub.start(stream, self._produce(run, stream))
+        hub.attach(stream)
+        stream.reader = io
+
+    def _fell_behind(self, run: core.Run, io: _LiveRun) -> None:
+        """The run's stream has frames its follower was not handed. At its end, with room for
+        them, they go out now and the connection moves on; otherwise a task writes them, waiting
+        for the client, and follows the stream from there."""
+        stream = io.stream
+        if io.task is not None or stream is None:
+            return  # the task following it is woken by the stream
+        frames, write = stream.frames, self._writer.write_nowait
+        if stream.final:
+            while io.delivered < len(frames) and write(frames[io.delivered]):
+                io.delivered += 1
+            if io.delivered == len(frames):
+                self._ctx.hub.detach(stream)
+                self._forget(run.id)
+                self._run_ended(self._outcome(run, stream))
+                return
+        io.task = asyncio.get_running_loop().create_task(self._serve(run))
+
+    def _unfollow(self, run: core.Run, io: _LiveRun) -> list[Any]:
+        """Stop following the run's stream (it goes on, for its grace period)."""
+        stream = io.stream
+        if stream is not None:
+            if stream.reader is io:
+                stream.reader = None
+            self._ctx.hub.detach(stream)
+        self._forget(run.id)
+        return list(self._core.on_failed(run, time.monotonic()))
+
+    def _outcome(self, run: core.Run, stream: LocalStream | None) -> list[Any]:
+        """What the core says once the client has the run's whole stream."""
+        outcome = stream.outcome if stream is not None else None
+        if isinstance(outcome, tuple) and isinstance(outcome[0], str):
+            return list(self._core.on_finished(run, outcome[0], outcome[1], time.monotonic()))
+        return list(self._core.on_failed(run, time.monotonic()))
 
     async def _stream(self, run: core.Run) -> list[Any]:
-        """Follow the run's stream (or the one it resumes) to the client."""
+        """Follow the run's stream (or the one it resumes) to the client, in a task."""
         io = self._run_io(run.id)
         stream = io.stream
         try:
-            if stream is not None:
-                await self._follow_local(io, stream)
+            if isinstance(io, _LiveRun) and stream is not None:
+                await self._catch_up(io, stream)
             else:
                 assert run.resume is not None
                 await self._follow(io, run.resume.stream, run.resume.after)
@@ -148,11 +242,12 @@ class SeedSession(SocketSession[core.Connection]):
         except (asyncio.CancelledError, ConnectionError):
             return list(self._core.on_failed(run, time.monotonic()))
         finally:
+            if isinstance(io, _LiveRun) and stream is not None:
+                if stream.reader is io:
+                    stream.reader = None
+                self._ctx.hub.detach(stream)
             self._forget(run.id)
-        outcome = stream.outcome if stream is not None else None
-        if isinstance(outcome, tuple) and isinstance(outcome[0], str):
-            return list(self._core.on_finished(run, outcome[0], outcome[1], time.monotonic()))
-        return list(self._core.on_failed(run, time.monotonic()))
+        return self._outcome(run, stream)
 
     async def _follow(self, io: RunIO, stream_id: str, after: int) -> None:
         io.stream_id, io.delivered = stream_id, after
@@ -166,31 +261,17 @@ class SeedSession(SocketSession[core.Connection]):
                         io.stream.stop("slow_consumer")
                 io.delivered += 1
 
-    async def _follow_local(self, io: RunIO, stream: LocalStream) -> None:
-        """Follow the stream this connection's request makes: the backlog with waits for a slow
-        client, then, once caught up, each frame as it is made (no task switch a frame)."""
-        hub, writer = self._ctx.hub, self._writer
-        io.stream_id = stream.id
-
-        def sink(frame: bytes) -> bool:
-            if not writer.write_nowait(frame):
-                return False
-            io.delivered += 1
-            return True
-
-        hub.attach(stream)
-        try:
-            while True:
-                while io.delivered < len(stream.frames):
-                    await self._write_one(stream, stream.frames[io.delivered])
-                    io.delivered += 1
-                if stream.final:
-                    return
-                stream.sink = sink
-                await stream.more()
-        finally:
-            stream.sink = None
-            hub.detach(stream)
+    async def _catch_up(self, io: _LiveRun, stream: LocalStream) -> None:
+        """Write the stream's backlog, waiting for a slow client, then, once caught up, hand
+        it back to its follower (each frame as it is made) until there is a backlog again."""
+        while True:
+            while io.delivered < len(stream.frames):
+                await self._write_one(stream, stream.frames[io.delivered])
+                io.delivered += 1
+            if stream.final:
+                return
+            stream.reader = io
+            await stream.more()
 
     async def _write_one(self, stream: LocalStream, frame: bytes) -> None:
         try:
@@ -206,17 +287,20 @@ class SeedSession(SocketSession[core.Connection]):
             stream_id = io.stream.id
         if io is not None and io.task is not None:
             io.task.cancel()  # stop following; the stream goes on, on this node
+        elif isinstance(io, _LiveRun):
+            self._unfollow(run, io)  # the core has closed: it says nothing more
         self._writer.send(protocol.reconnect_frame(stream_id, seq, run.request.id))
         self.close(core.CLOSE_GOING_AWAY, "server shutting down: reconnect and resume")
 
     async def _produce(self, run: core.Run, stream: LocalStream) -> None:
         frames = protocol.RequestFrames(run.request.id, stream.id)
-        stats, outcome, completion = RunStats(), "ok", Completion()
         emit = self._ctx.hub.emit
+        answer = _Answer(emit, stream, frames, self._core.policy.mode is core.Mode.STREAM)
+        outcome, completion = "ok", NO_COMPLETION
         try:
-            text, completion = await self._answer(run, stream, frames, stats)
+            text, completion = await self._answer(run, answer)
+            stream.outcome = (text, completion)  # before its end: the reader moves on with it
             emit(stream, frames.done(completion.usage))
-            stream.outcome = (text, completion)
         except asyncio.CancelledError:
             outcome = stream.stop_reason or "cancelled"
             emit(stream, frames.error(*_STOPPED.get(outcome, _STOPPED["cancelled"])))
@@ -229,28 +313,21 @@ class SeedSession(SocketSession[core.Connection]):
             text = "The server failed while serving this request; see its log"
             emit(stream, frames.error(ErrorCode.INTERNAL, text))
         finally:
-            record_request(self._ctx, self.id, self.path, run.request.id, stats, outcome,
+            record_request(self._ctx, self.id, self.path, run.request.id, answer, outcome,
                            completion)  # fmt: skip
 
-    async def _answer(self, run: core.Run, stream: LocalStream, frames: protocol.RequestFrames,
-                      stats: RunStats) -> tuple[str, Completion]:  # fmt: skip
+    async def _answer(self, run: core.Run, answer: _Answer) -> tuple[str, Completion]:
         assert run.backend_request is not None
-        streaming, emit = self._core.policy.mode is core.Mode.STREAM, self._ctx.hub.emit
         reply = self._ctx.backend.stream(run.backend_request)
-        parts: list[str] = []
-
-        def take(delta: str) -> None:
-            if stats.first_delta is None:
-                stats.first_delta = time.perf_counter()
-            parts.append(delta)
-            if streaming:
-                emit(stream, frames.delta(delta))
-
-        async with aclosing(reply):
-            await reply.pump(take)
-        text = "".join(parts)
-        stats.deltas = len(parts) if streaming else 1
-        emit(stream, frames.message(text) if streaming else frames.response(text))
+        try:
+            await reply.pump(answer.take)
+        finally:
+            await reply.aclose()
+        text = "".join(answer.parts)
+        answer.deltas = len(answer.parts) if answer.streaming else 1
+        frames = answer.frames
+        last = frames.message(text) if answer.streaming else frames.response(text)
+        answer.emit(answer.stream, last)
         return text, reply.completion
 
 

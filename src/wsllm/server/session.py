@@ -118,6 +118,12 @@ class SocketSession(Generic[C]):
             io = self._runs[run_id] = RunIO()
         return io
 
+    def _track(self, run_id: int, io: RunIO) -> None:
+        """Hold `io` as the request's I/O record."""
+        if self._runs is None:
+            self._runs = {}
+        self._runs[run_id] = io
+
     def _run_of(self, run_id: int) -> RunIO | None:
         return None if self._runs is None else self._runs.get(run_id)
 
@@ -258,7 +264,10 @@ class SocketSession(Generic[C]):
 
     async def _serve(self, run: Any) -> None:
         """Stream one run's reply, report its end to the core, and carry out what it says."""
-        actions = await self._stream(run)
+        self._run_ended(await self._stream(run))
+
+    def _run_ended(self, actions: list[Any]) -> None:
+        """A run is over: carry out what the core says next."""
         if not self._closing:
             self._act(actions)
             self._schedule_tick()

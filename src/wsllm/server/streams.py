@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Coroutine
+from typing import TYPE_CHECKING, Any, Protocol
 
 from wsllm.codes import ErrorCode
 from wsllm.errors import StreamError
@@ -31,11 +31,24 @@ def not_found() -> StreamError:
     return StreamError(ErrorCode.STREAM_NOT_FOUND, "No such stream (unknown, or it has expired)")
 
 
+class Reader(Protocol):
+    """A reader that has caught up with a stream: it is handed each frame as it is made."""
+
+    def take(self, frame: bytes) -> bool:
+        """Send `frame` on; False if it cannot now (the client is behind): nothing was sent."""
+        ...
+
+    def behind(self) -> None:
+        """The stream has a frame this reader was not handed (the final one, or one it could not
+        take): it is no longer the stream's reader, and goes on by itself from here."""
+        ...
+
+
 class LocalStream:
     """One request's frames, on the node that makes them."""
 
     __slots__ = ("_grace", "_task", "_waiter", "final", "frames", "id", "identity", "outcome",
-                 "readers", "sink", "stop_reason")  # fmt: skip
+                 "reader", "readers", "stop_reason")  # fmt: skip
 
     def __init__(self, stream_id: str, identity: str) -> None:
         self.id = stream_id
@@ -48,9 +61,8 @@ class LocalStream:
         self._waiter: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._grace: asyncio.TimerHandle | None = None
-        # A reader that has caught up takes frames as they are made, with no task switch:
-        # `sink(frame)` is True when it took the frame, False when the reader must catch up.
-        self.sink: Callable[[bytes], bool] | None = None
+        # A reader that has caught up takes frames as they are made, with no task switch.
+        self.reader: Reader | None = None
 
     def emit(self, frame: bytes) -> None:
         """Add the next frame (its `seq` is its place, from 1) and hand it to the readers."""
@@ -58,13 +70,14 @@ class LocalStream:
         final = is_final(frame)
         if final:
             self.final = True
-        sink = self.sink
+        reader = self.reader
         # The final frame goes through the reader itself, so the connection has moved on (it
         # takes a new request) by the time the client can see the request has ended.
-        if sink is not None and not final and sink(frame):
-            return
-        self.sink = None
-        self.wake()
+        if reader is not None and (final or not reader.take(frame)):
+            self.reader = None
+            reader.behind()
+        if self._waiter is not None:  # others follow it too (resumed from another connection)
+            self.wake()
 
     def wake(self) -> None:
         """Wake the readers waiting for frames."""
@@ -131,9 +144,13 @@ class StreamHub:
 
     def start(self, stream: LocalStream, producer: Coroutine[Any, Any, None]) -> None:
         """Run the stream's producer; it belongs to the node, not to any one connection."""
-        task = asyncio.create_task(producer)
-        stream._task = task
-        task.add_done_callback(lambda _: self._ended(stream))
+        stream._task = asyncio.create_task(self._produce(stream, producer))
+
+    async def _produce(self, stream: LocalStream, producer: Coroutine[Any, Any, None]) -> None:
+        try:
+            await producer
+        finally:
+            self._ended(stream)
 
     def emit(self, stream: LocalStream, frame: bytes) -> None:
         """A frame of `stream`: for its readers here, and for every node through Redis."""
