@@ -113,17 +113,18 @@ def test_timers_left_on_a_finished_loop_do_not_fire_on_the_next() -> None:
 
 
 async def test_ticks_run_in_their_millisecond_in_order_and_not_before() -> None:
-    ticks, start, fired = Ticks(), time.monotonic(), list[tuple[str, float]]()
+    ticks, start, fired = Ticks(), time.monotonic(), list[tuple[str, float, int]]()
 
-    def mark(name: str) -> Callable[[], None]:
-        return lambda: fired.append((name, time.monotonic()))
+    def mark(name: str) -> Callable[[int], None]:
+        return lambda now: fired.append((name, time.monotonic(), now))
 
     for name, delay in (("late", 0.06), ("early", 0.02), ("middle", 0.04), ("middle too", 0.04)):
         ticks.at(tick_of(start + delay), mark(name))
     await asyncio.sleep(0.1)
-    assert [name for name, _ in fired] == ["early", "middle", "middle too", "late"]
-    for (_, at), delay in zip(fired, (0.02, 0.04, 0.04, 0.06), strict=True):
+    assert [name for name, _, _ in fired] == ["early", "middle", "middle too", "late"]
+    for (_, at, now), delay in zip(fired, (0.02, 0.04, 0.04, 0.06), strict=True):
         assert at >= start + delay - 0.0011  # a timer may run up to a millisecond early
+        assert now >= tick_of(start + delay)  # and is told a millisecond it may run in
 
 
 async def test_a_tick_may_set_another_and_one_failing_does_not_stop_the_rest(
@@ -131,12 +132,12 @@ async def test_a_tick_may_set_another_and_one_failing_does_not_stop_the_rest(
 ) -> None:
     ticks, fired = Ticks(), list[str]()
 
-    def fail() -> None:
+    def fail(now: int) -> None:
         raise RuntimeError("boom")
 
-    def again() -> None:
+    def again(now: int) -> None:
         fired.append("first")
-        ticks.at(Ticks.now() + 10, lambda: fired.append("second"))
+        ticks.at(now + 10, lambda now: fired.append("second"))
 
     when = tick_of(time.monotonic() + 0.01)
     ticks.at(when, fail)
@@ -150,10 +151,10 @@ def test_ticks_left_on_a_finished_loop_do_not_fire_on_the_next() -> None:
     ticks, fired = Ticks(), list[str]()
 
     async def leave_one() -> None:
-        ticks.at(tick_of(time.monotonic() + 0.05), lambda: fired.append("stale"))
+        ticks.at(tick_of(time.monotonic() + 0.05), lambda now: fired.append("stale"))
 
     async def set_another() -> None:
-        ticks.at(tick_of(time.monotonic() + 0.01), lambda: fired.append("fresh"))
+        ticks.at(tick_of(time.monotonic() + 0.01), lambda now: fired.append("fresh"))
         await asyncio.sleep(0.1)
 
     asyncio.run(leave_one())

@@ -54,7 +54,7 @@ class Due:
         return self.callback is not None
 
 
-def _wake(future: asyncio.Future[None]) -> None:
+def _wake(future: asyncio.Future[None], now: int) -> None:
     if not future.done():  # a sleeper that was cancelled is not woken
         future.set_result(None)
 
@@ -153,10 +153,11 @@ class Ticks:
     milliseconds (a paced model's tokens): one loop timer for the earliest millisecond and a
     list for each, so adding one is a list append (no handle, no heap entry, no garbage for the
     collector). A callback runs in its millisecond, up to EARLY before it (the loop's clock is in
-    milliseconds); none can be cancelled: one no longer wanted must do nothing when it runs."""
+    milliseconds); none can be cancelled: one no longer wanted must do nothing when it runs.
+    A callback is given the latest millisecond that may run now (see `now`)."""
 
     def __init__(self) -> None:
-        self._due: dict[int, list[Callable[[], object]]] = {}
+        self._due: dict[int, list[Callable[[int], object]]] = {}
         self._ticks: list[int] = []  # a heap of the milliseconds in `_due`
         self._timer: asyncio.TimerHandle | None = None
         self._armed_for = 0
@@ -174,8 +175,8 @@ class Ticks:
         self.at(tick_of(when), functools.partial(_wake, future))
         return future
 
-    def at(self, tick: int, callback: Callable[[], object]) -> None:
-        """Call `callback()` in millisecond `tick` (see `tick_of`)."""
+    def at(self, tick: int, callback: Callable[[int], object]) -> None:
+        """Call `callback(now)` in millisecond `tick` (see `tick_of`)."""
         calls = self._due.get(tick)
         if calls is not None:
             calls.append(callback)
@@ -202,7 +203,7 @@ class Ticks:
         while ticks and ticks[0] <= last:  # what a callback adds is due after `last`
             for callback in due.pop(heapq.heappop(ticks)):
                 try:
-                    callback()
+                    callback(last)
                 except Exception:  # one stream's failure is not every stream's
                     log.exception("a timer callback failed")
         if ticks:

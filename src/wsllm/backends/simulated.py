@@ -8,10 +8,11 @@ import itertools
 import random
 import time
 from collections.abc import AsyncGenerator, Callable
+from math import ceil
 
 from wsllm.backends.base import BACKENDS, Completion, CompletionRequest, Reply
 from wsllm.settings import Settings
-from wsllm.timers import Ticks, tick_of
+from wsllm.timers import Ticks
 
 _BURST = 64  # tokens handed out in one go, at most, before others have a turn
 
@@ -122,7 +123,7 @@ class _PacedReply(Reply):
         ended = asyncio.get_running_loop().create_future()
         due = time.monotonic() + model._ttft
         pacer = _Pacer(tokens, due, model._itl, take, model._clock, ended)
-        pacer.step()
+        pacer.step(model._clock.now())
         try:
             await ended
         finally:
@@ -136,45 +137,49 @@ def _iterated(reply: Reply) -> AsyncGenerator[str, None]:
 
 
 class _Pacer:
-    """One reply's tokens, each handed to `take` at its time (token i at `due` + i x `itl`,
-    on the model's own clock: behind, the tokens due go at once), then `ended` is set."""
+    """One reply's tokens, each handed to `take` in its millisecond (token i at `due` + i x
+    `itl` seconds, on the model's own clock: behind, the tokens due go at once), then `ended`
+    is set."""
 
-    __slots__ = ("_clock", "_due", "_ended", "_itl", "_next", "_soon", "_stopped", "_take",
+    __slots__ = ("_clock", "_due_ms", "_ended", "_itl_ms", "_next", "_soon", "_stopped", "_take",
                  "_tokens")  # fmt: skip
 
     def __init__(self, tokens: list[str], due: float, itl: float, take: Callable[[str], object],
                  clock: Ticks, ended: asyncio.Future[None]) -> None:  # fmt: skip
-        self._tokens, self._next, self._due, self._itl = tokens, 0, due, itl
+        self._tokens, self._next = tokens, 0
+        # In milliseconds: a token's tick (see `tick_of`) is then the ceiling of its time.
+        self._due_ms, self._itl_ms = due * 1000, itl * 1000
         self._take, self._clock, self._ended = take, clock, ended
         self._soon: asyncio.Handle | None = None
         self._stopped = False
 
-    def step(self) -> None:
-        """Hand out the tokens due now (a burst at most), and set the timer for the next."""
+    def step(self, now: int) -> None:
+        """Hand out the tokens due by millisecond `now` (a burst at most), and set the timer
+        for the next."""
         if self._stopped:
             return
         self._soon = None
-        tokens, at, due, take = self._tokens, self._next, self._due, self._take
-        now = self._clock.now()
+        tokens, at, take = self._tokens, self._next, self._take
+        due, itl = self._due_ms, self._itl_ms
         last = min(len(tokens), at + _BURST)
         try:
-            while at < last and tick_of(due) <= now:
+            while at < last and ceil(due) <= now:
                 take(tokens[at])
                 at += 1
-                due += self._itl
+                due += itl
         except Exception as exc:  # the reader's failure ends the reply
             if not self._ended.done():
                 self._ended.set_exception(exc)
             return
         finally:
-            self._next, self._due = at, due
+            self._next, self._due_ms = at, due
         if at == len(tokens):
             if not self._ended.done():
                 self._ended.set_result(None)
-        elif tick_of(due) <= now:  # a burst's worth went out and more are due: others first
-            self._soon = self._ended.get_loop().call_soon(self.step)
+        elif ceil(due) <= now:  # a burst's worth went out and more are due: others first
+            self._soon = self._ended.get_loop().call_soon(self.step, now)
         else:
-            self._clock.at(tick_of(due), self.step)
+            self._clock.at(ceil(due), self.step)
 
     def stop(self) -> None:
         """No more tokens (the reply ended, or its reader is gone)."""

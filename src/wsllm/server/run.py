@@ -23,6 +23,7 @@ from wsllm.errors import ConfigError
 from wsllm.process import listen_error, use_uvloop
 from wsllm.server import worker_metrics
 from wsllm.server.app import CONTEXT, create_app, websocket_routes
+from wsllm.server.collector import CollectorClock
 from wsllm.server.context import ServerContext
 from wsllm.server.entry import entry_factory
 from wsllm.settings import Settings
@@ -115,6 +116,8 @@ async def _serve(settings: Settings, sock: socket.socket, announce: bool) -> Non
     if announce:
         _announce(settings, sock, backend.description, backend.name)
     _settle_garbage_collector()
+    collector = CollectorClock()
+    collector.start()
     await _wait_for_signal()
     _exit_on_second_signal()
     log.info("shutting down: no new connections; running requests get %gs", settings.drain_timeout)
@@ -123,6 +126,7 @@ async def _serve(settings: Settings, sock: socket.socket, announce: bool) -> Non
         await asyncio.wait_for(runner.cleanup(), settings.drain_timeout + SHUTDOWN_GRACE_S)
     except TimeoutError:
         log.warning("shutdown took longer than the drain timeout; cutting the last connections")
+    collector.stop()
     log.info("stopped")
 
 

@@ -55,12 +55,12 @@ class _Answer(RunStats):
     """One seed request's reply as the model makes it: each delta goes into the stream as a
     frame (on `/ws-stream`) and is kept for the full text."""
 
-    __slots__ = ("emit", "frames", "parts", "stream", "streaming")
+    __slots__ = ("emit", "frames", "parts", "streaming")
 
-    def __init__(self, emit: Callable[[LocalStream, bytes], None], stream: LocalStream,
-                 frames: protocol.RequestFrames, streaming: bool) -> None:  # fmt: skip
+    def __init__(self, emit: Callable[[bytes], None], frames: protocol.RequestFrames,
+                 streaming: bool) -> None:  # fmt: skip
         super().__init__()
-        self.emit, self.stream, self.frames = emit, stream, frames
+        self.emit, self.frames = emit, frames
         self.streaming = streaming
         self.parts: list[str] = []
 
@@ -70,7 +70,7 @@ class _Answer(RunStats):
             self.first_delta = time.perf_counter()
         self.parts.append(delta)
         if self.streaming:
-            self.emit(self.stream, self.frames.delta(delta))
+            self.emit(self.frames.delta(delta))
 
 
 class _LiveRun(RunIO):
@@ -294,24 +294,24 @@ class SeedSession(SocketSession[core.Connection]):
 
     async def _produce(self, run: core.Run, stream: LocalStream) -> None:
         frames = protocol.RequestFrames(run.request.id, stream.id)
-        emit = self._ctx.hub.emit
-        answer = _Answer(emit, stream, frames, self._core.policy.mode is core.Mode.STREAM)
+        emit = self._ctx.hub.emitter(stream)
+        answer = _Answer(emit, frames, self._core.policy.mode is core.Mode.STREAM)
         outcome, completion = "ok", NO_COMPLETION
         try:
             text, completion = await self._answer(run, answer)
             stream.outcome = (text, completion)  # before its end: the reader moves on with it
-            emit(stream, frames.done(completion.usage))
+            emit(frames.done(completion.usage))
         except asyncio.CancelledError:
             outcome = stream.stop_reason or "cancelled"
-            emit(stream, frames.error(*_STOPPED.get(outcome, _STOPPED["cancelled"])))
+            emit(frames.error(*_STOPPED.get(outcome, _STOPPED["cancelled"])))
         except CodedError as exc:
             outcome = exc.code.value
-            emit(stream, frames.error(exc.code, exc.message))
+            emit(frames.error(exc.code, exc.message))
         except Exception as exc:
             outcome = ErrorCode.INTERNAL.value
             log.error("request failed with an unexpected error", exc_info=exc)
             text = "The server failed while serving this request; see its log"
-            emit(stream, frames.error(ErrorCode.INTERNAL, text))
+            emit(frames.error(ErrorCode.INTERNAL, text))
         finally:
             record_request(self._ctx, self.id, self.path, run.request.id, answer, outcome,
                            completion)  # fmt: skip
@@ -327,7 +327,7 @@ class SeedSession(SocketSession[core.Connection]):
         answer.deltas = len(answer.parts) if answer.streaming else 1
         frames = answer.frames
         last = frames.message(text) if answer.streaming else frames.response(text)
-        answer.emit(answer.stream, last)
+        answer.emit(last)
         return text, reply.completion
 
 

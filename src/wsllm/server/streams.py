@@ -11,9 +11,10 @@ replay a stream, cancel it, or tell that its node died (`stream_lost`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import secrets
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
 from wsllm.codes import ErrorCode
@@ -157,6 +158,10 @@ class StreamHub:
         stream.emit(frame)
         if self.shared is not None:
             self.shared.appended(stream, frame)
+
+    def emitter(self, stream: LocalStream) -> Callable[[bytes], None]:
+        """`emit` for one stream's frames (on one node, straight to the stream)."""
+        return stream.emit if self.shared is None else functools.partial(self.emit, stream)
 
     def _ended(self, stream: LocalStream) -> None:
         if stream._grace is not None:

@@ -16,6 +16,7 @@ from wsllm.timers import running_loop
 _LEN16 = struct.Struct("!BBH")
 _LEN64 = struct.Struct("!BBQ")
 _TEXT_FIN = 0x81
+_SHORT_HEADERS = [bytes((_TEXT_FIN, length)) for length in range(126)]
 
 
 def text_frame_header(length: int) -> bytes:
@@ -82,8 +83,10 @@ class FrameWriter:
             await self._wait_for_room()
 
     def write_nowait(self, payload: bytes) -> bool:
-        """Queue one text frame if the client keeps up (False, and nothing queued, if not)."""
-        if not self._open():
+        """Queue one text frame if the client keeps up (False, and nothing queued, if not).
+        The path of every frame a stream makes, so it asks the transport one thing: a frame
+        queued as the transport closes is dropped by `flush`, as the client is gone."""
+        if self.closed:
             return False
         if self._transport.get_write_buffer_size() > self._high_water and not self._gave_up:
             return False
@@ -97,7 +100,8 @@ class FrameWriter:
             self._queue(payload)
 
     def _queue(self, payload: bytes) -> None:
-        self._pending.append(text_frame_header(len(payload)))
+        length = len(payload)
+        self._pending.append(_SHORT_HEADERS[length] if length < 126 else text_frame_header(length))
         self._pending.append(payload)
         if not self._scheduled:
             self._scheduled = True
