@@ -214,6 +214,9 @@ class RequestFrames:
         return self._frame({"type": "error", "code": code.value, "message": message})
 
 
+FINAL_STARTS = (b'{"type":"done"', b'{"type":"error"')
+
+
 def is_final(frame: bytes) -> bool:
     """Whether a frame of a request is its last (`done` or `error`)."""
-    return frame.startswith((b'{"type":"done"', b'{"type":"error"'))
+    return frame.startswith(FINAL_STARTS)

@@ -77,16 +77,16 @@ class _LiveRun(RunIO):
     """A seed request's I/O record that also hands the frames of its stream to the client as the
     model makes them, with no task while the client keeps up (see `SeedSession._fell_behind`)."""
 
-    __slots__ = ("_run", "_session")
+    __slots__ = ("_run", "_session", "_writer")
 
     def __init__(self, session: SeedSession, run: core.Run, stream: LocalStream) -> None:
         super().__init__()
-        self._session, self._run = session, run
+        self._session, self._run, self._writer = session, run, session._writer
         self.stream, self.stream_id = stream, stream.id
 
     def take(self, frame: bytes) -> bool:
         """Send a frame on, if the client has room for it."""
-        if not self._session._writer.write_nowait(frame):
+        if not self._writer.write_nowait(frame):
             return False
         self.delivered += 1
         return True

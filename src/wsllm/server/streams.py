@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from wsllm.codes import ErrorCode
 from wsllm.errors import StreamError
-from wsllm.protocol import is_final
+from wsllm.protocol import FINAL_STARTS
 
 if TYPE_CHECKING:
     from wsllm.server.shared import SharedEngine
@@ -68,7 +68,7 @@ class LocalStream:
     def emit(self, frame: bytes) -> None:
         """Add the next frame (its `seq` is its place, from 1) and hand it to the readers."""
         self.frames.append(frame)
-        final = is_final(frame)
+        final = frame.startswith(FINAL_STARTS)  # `is_final`, written out: the path of every frame
         if final:
             self.final = True
         reader = self.reader

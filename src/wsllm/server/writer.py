@@ -41,8 +41,9 @@ class Cork:
 
     def add(self, writer: FrameWriter) -> None:
         """Write `writer`'s frames at the end of this turn."""
-        loop = running_loop(self)
-        if self._loop is not loop:  # nothing scheduled on this loop yet
+        loop = self._loop
+        if loop is None or not loop.is_running():  # nothing scheduled on the running loop yet
+            loop = running_loop(self)
             self._writers = []
             self._loop = loop
             loop.call_soon(self._flush)
@@ -90,7 +91,12 @@ class FrameWriter:
             return False
         if self._transport.get_write_buffer_size() > self._high_water and not self._gave_up:
             return False
-        self._queue(payload)
+        length, pending = len(payload), self._pending  # `_queue`, written out: the hot path
+        pending.append(_SHORT_HEADERS[length] if length < 126 else text_frame_header(length))
+        pending.append(payload)
+        if not self._scheduled:
+            self._scheduled = True
+            self._cork.add(self)
         return True
 
     def send(self, payload: bytes) -> None:
@@ -118,8 +124,13 @@ class FrameWriter:
             return
         data = b"".join(self._pending)
         self._pending.clear()
-        if self._open():
+        if self.closed:
+            return
+        try:
             self._transport.write(data)
+        except RuntimeError:  # closed under it: the client is gone, and so is what it missed
+            if not self._transport.is_closing():
+                raise
 
     async def _wait_for_room(self) -> None:
         waited = 0.0
