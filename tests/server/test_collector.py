@@ -22,30 +22,48 @@ async def _until(check: Callable[[], bool], seconds: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
-async def test_collections_follow_the_clock_and_the_count_no_longer_starts_them() -> None:
-    seen: list[int] = []
-
+def _watching(seen: list[int]) -> Callable[[str, dict[str, int]], None]:
     def watch(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             seen.append(info["generation"])
 
-    clock = CollectorClock(young_every_s=0.002, middle_every=3, full_every_s=0.2)
-    gc.callbacks.append(watch)
+    return watch
+
+
+async def test_collections_follow_the_clock_and_the_count_no_longer_starts_them() -> None:
+    seen: list[int] = []
+    clock = CollectorClock(young_every_s=0.002, middle_every=3, full_every_s=3600)
+    gc.callbacks.append(watch := _watching(seen))
     try:
         clock.start()
         assert not gc.isenabled()
         junk = [[i] for i in range(50_000)]  # far past the count that would start one
         assert seen == []
-        await _until(lambda: 2 in seen and seen.count(1) >= 2)
+        await _until(lambda: len(seen) >= 12)
         del junk
     finally:
         clock.stop()
         gc.callbacks.remove(watch)
     assert gc.isenabled()
-    assert seen.count(1) >= 2
-    first_full = seen.index(2)
-    # Young collections, every third a middle one, until the first full one is due.
-    assert seen[:first_full] == [1 if tick % 3 == 0 else 0 for tick in range(1, first_full + 1)]
+    # Young collections, every third a middle one.
+    assert seen[:12] == [1 if tick % 3 == 0 else 0 for tick in range(1, 13)]
+
+
+async def test_a_full_collection_waits_until_a_quarter_more_objects_have_grown_old() -> None:
+    seen: list[int] = []
+    clock = CollectorClock(young_every_s=0.002, middle_every=2, full_every_s=0.01)
+    gc.callbacks.append(watch := _watching(seen))
+    try:
+        clock.start()
+        await _until(lambda: len(seen) >= 40)
+        assert 2 not in seen  # due many times over, but nothing has grown old
+        kept = [[i] for i in range(len(gc.get_objects(2)) // 4 + 10_000)]
+        await _until(lambda: 2 in seen)
+        assert 2 in seen
+        del kept
+    finally:
+        clock.stop()
+        gc.callbacks.remove(watch)
 
 
 async def test_garbage_with_cycles_is_freed_while_the_clock_runs() -> None:
