@@ -37,13 +37,20 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 
 from lean_client import LeanLoad
-from workers import server_cpu_s
+from workers import pin_servers, server_cpu_s
 from wsllm.bench.engine import LoadRun, Workload, run_load
 from wsllm.bench.figures import figures
 from wsllm.bench.workload import SEED_TEMPLATE, generated_prompts, seed_renderer, seed_states
 from wsllm.process import use_uvloop
 from wsllm.server.spawn import spawned_server
 from wsllm.stats import percentile
+
+_SERVER_CPU = 0
+
+
+def _client_cpus() -> set[int]:
+    """With `--pin`, the CPUs the clients share: every one but the server's."""
+    return os.sched_getaffinity(0) - {_SERVER_CPU}
 
 
 @contextmanager
@@ -63,12 +70,14 @@ def server(args: argparse.Namespace) -> Iterator[str]:
 
 
 def load_share(url: str, conns: int, requests: int, arrivals_per_s: float | None,
-               client: str) -> LoadRun:  # fmt: skip
+               client: str, pin: bool) -> LoadRun:  # fmt: skip
     """One client process's share of the load (run in a process of its own)."""
     # The least priority: the client yields the cores to the server it measures, as it would
     # on a machine of its own (it reads the kernel's arrival times, so reading late does not
     # make a delta late).
     os.nice(19)
+    if pin:
+        os.sched_setaffinity(0, _client_cpus())
     pool = conns if arrivals_per_s is None else int(conns * 1.25) + 10  # room for Poisson peaks
     if client == "lean":
         prompts = generated_prompts(1000, 6, 0)
@@ -86,8 +95,8 @@ def run_clients(url: str, args: argparse.Namespace) -> LoadRun:
     n = args.clients
     reply_s = args.deltas / args.rate
     per_s = None if args.arrivals == "lockstep" else args.conns / reply_s / n
-    shares = [(url, args.conns // n + (i < args.conns % n), args.requests // n, per_s, args.client)
-              for i in range(n)]  # fmt: skip
+    shares = [(url, args.conns // n + (i < args.conns % n), args.requests // n, per_s, args.client,
+               args.pin) for i in range(n)]  # fmt: skip
     with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
         runs = list(pool.map(load_share, *zip(*shares, strict=True)))
     started = min(r.started_at for r in runs)
@@ -124,12 +133,18 @@ def main() -> None:
                         help="the lean client, or wsllm bench's own")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=3,
                         help="runs, each on a fresh server")  # fmt: skip
+    parser.add_argument("--pin", action="store_true",
+                        help="the server on the first CPU, the clients on the others")  # fmt: skip
     args = parser.parse_args()
+    if args.pin and not _client_cpus():
+        parser.error("--pin needs two CPUs or more")
     worst: list[float] = []
     for round_number in range(1, args.rounds + 1):
         if args.rounds > 1:
             print(f"round {round_number} of {args.rounds}")
         with server(args) as url:
+            if args.pin:
+                pin_servers(b"serve\0", {_SERVER_CPU})
             server_cpu = server_cpu_s(b"serve\0")
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             run = run_clients(url, args)

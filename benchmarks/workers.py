@@ -50,20 +50,29 @@ def _read(pid: str, name: str) -> bytes:
         return b""
 
 
-def server_cpu_s(command_has: bytes) -> float:
-    """CPU seconds used so far by the servers this process started whose command line has
-    `command_has` (arguments end with a NUL byte), and by the workers they forked."""
-    tick = os.sysconf("SC_CLK_TCK")
+def _servers(command_has: bytes) -> dict[int, list[bytes]]:
+    """The `/proc` stat fields of the servers this process started whose command line has
+    `command_has` (arguments end with a NUL byte), and of the workers they forked, by pid."""
     stats = {p.name: _read(p.name, "stat").rsplit(b")", 1)[-1].split()
              for p in Path("/proc").iterdir() if p.name.isdigit()}  # fmt: skip
     roots = [pid.encode() for pid, stat in stats.items()
              if len(stat) > 12 and int(stat[1]) == os.getpid()
              and command_has in _read(pid, "cmdline")]  # fmt: skip
-    total = 0.0
-    for pid, stat in stats.items():
-        if len(stat) > 12 and (pid.encode() in roots or stat[1] in roots):
-            total += (int(stat[11]) + int(stat[12])) / tick
-    return total
+    return {int(pid): stat for pid, stat in stats.items()
+            if len(stat) > 12 and (pid.encode() in roots or stat[1] in roots)}  # fmt: skip
+
+
+def server_cpu_s(command_has: bytes) -> float:
+    """CPU seconds used so far by the servers this process started whose command line has
+    `command_has`, and by the workers they forked."""
+    tick = os.sysconf("SC_CLK_TCK")
+    return sum((int(stat[11]) + int(stat[12])) / tick for stat in _servers(command_has).values())
+
+
+def pin_servers(command_has: bytes, cpus: set[int]) -> None:
+    """Run those servers (their event loops' threads) on `cpus` only."""
+    for pid in _servers(command_has):
+        os.sched_setaffinity(pid, cpus)
 
 
 def main() -> None:
