@@ -4,12 +4,13 @@ number. The template engine's own implementations (`evals/nunjucks/`) serve here
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from wsllm.evals.nunjucks import jsjson
 from wsllm.evals.nunjucks.numbers import number_text
 
-__all__ = ["number_text", "parse_json", "stringify"]
+__all__ = ["map_strings", "number_text", "parse_json", "stringify"]
 
 
 def stringify(value: Any, indent: int = 0) -> str:
@@ -20,3 +21,15 @@ def stringify(value: Any, indent: int = 0) -> str:
 def parse_json(text: str) -> Any:
     """`JSON.parse`: strict JSON (no NaN or Infinity); ValueError when it is not."""
     return jsjson.parse(text)
+
+
+def map_strings(value: Any, change: Callable[[str], Any]) -> Any:
+    """A value read from JSON or YAML with `change` applied to every string in it (object keys
+    stay as they are): how a chat prompt's or a config's strings are each rendered."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, list):
+        return [map_strings(item, change) for item in value]
+    if isinstance(value, dict):
+        return {key: map_strings(item, change) for key, item in value.items()}
+    return value

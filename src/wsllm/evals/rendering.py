@@ -19,7 +19,7 @@ from typing import Any
 from wsllm.errors import ScriptError, WsllmError
 from wsllm.evals.config.files import reference_path
 from wsllm.evals.config.yamlsafe import load_yaml
-from wsllm.evals.jsvalues import parse_json, stringify
+from wsllm.evals.jsvalues import map_strings, parse_json, stringify
 from wsllm.evals.schema import Prompt, ScriptFunction, Target, TestCase
 from wsllm.evals.templates import render
 
@@ -82,21 +82,13 @@ class Renderer:
             parsed = _NOT_JSON
         if parsed is not _NOT_JSON:
             try:  # as promptfoo: a chat prompt's strings see no custom filters
-                return stringify(self._render_strings(parsed, variables), 2)
+                chat = map_strings(parsed, lambda text: self.text(text, variables, filters=False))
+                return stringify(chat, 2)
             except WsllmError:
                 pass  # as promptfoo: a chat prompt that fails to render is rendered as text
         rendered = {k: self.text(wrap_partial(v), variables) if isinstance(v, str) else v
                     for k, v in variables.items()}  # fmt: skip
         return self.text(wrap_partial(template), rendered)
-
-    def _render_strings(self, value: Any, variables: dict[str, Any]) -> Any:
-        if isinstance(value, str):
-            return self.text(value, variables, filters=False)
-        if isinstance(value, list):
-            return [self._render_strings(v, variables) for v in value]
-        if isinstance(value, dict):
-            return {k: self._render_strings(v, variables) for k, v in value.items()}
-        return value
 
     def _load_files(self, variables: dict[str, Any], template: str, target: Target) -> None:
         for name, value in list(variables.items()):

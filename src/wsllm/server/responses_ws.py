@@ -11,7 +11,7 @@ from typing import Any
 
 from websockets.server import ServerProtocol
 
-from wsllm.backends import Completion
+from wsllm.backends import NO_COMPLETION, Completion
 from wsllm.errors import CodedError, SlowConsumer
 from wsllm.server import responses_core as core
 from wsllm.server.connection import StopReason
@@ -58,7 +58,7 @@ class ResponsesSession(SocketSession[core.ResponsesConnection]):
                 self._forget(run.id)
                 return self._core.on_refused(run, time.monotonic())
         stats = RunStats()
-        outcome, completion = "ok", Completion()
+        outcome, completion = "ok", NO_COMPLETION
         try:
             text, completion = await self._answer(run, stats)
             actions = self._core.on_finished(run, text, completion, time.monotonic())
@@ -94,7 +94,7 @@ class ResponsesSession(SocketSession[core.ResponsesConnection]):
         for frame in events.opening():
             await write(frame)
         if not run.create.generate:
-            return None, Completion()  # a warm-up: the state is kept, no model is asked
+            return None, NO_COMPLETION  # a warm-up: the state is kept, no model is asked
         for frame in events.text_opening():
             await write(frame)
         parts: list[str] = []

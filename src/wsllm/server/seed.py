@@ -204,20 +204,24 @@ class SeedSession(SocketSession[core.Connection]):
             while io.delivered < len(frames) and write(frames[io.delivered]):
                 io.delivered += 1
             if io.delivered == len(frames):
-                self._ctx.hub.detach(stream)
-                self._forget(run.id)
+                self._release(run, io)
                 self._run_ended(self._outcome(run, stream))
                 return
         io.task = asyncio.get_running_loop().create_task(self._serve(run))
 
-    def _unfollow(self, run: core.Run, io: _LiveRun) -> list[Any]:
-        """Stop following the run's stream (it goes on, for its grace period)."""
+    def _release(self, run: core.Run, io: _LiveRun) -> None:
+        """Follow the run's stream no more from here (it goes on, for its grace period if
+        nobody else follows it), and forget the run."""
         stream = io.stream
         if stream is not None:
             if stream.reader is io:
                 stream.reader = None
             self._ctx.hub.detach(stream)
         self._forget(run.id)
+
+    def _unfollow(self, run: core.Run, io: _LiveRun) -> list[Any]:
+        """Stop following the run's stream before its end; what the core says then."""
+        self._release(run, io)
         return list(self._core.on_failed(run, time.monotonic()))
 
     def _outcome(self, run: core.Run, stream: LocalStream | None) -> list[Any]:
@@ -242,11 +246,10 @@ class SeedSession(SocketSession[core.Connection]):
         except (asyncio.CancelledError, ConnectionError):
             return list(self._core.on_failed(run, time.monotonic()))
         finally:
-            if isinstance(io, _LiveRun) and stream is not None:
-                if stream.reader is io:
-                    stream.reader = None
-                self._ctx.hub.detach(stream)
-            self._forget(run.id)
+            if isinstance(io, _LiveRun):
+                self._release(run, io)
+            else:
+                self._forget(run.id)
         return self._outcome(run, stream)
 
     async def _follow(self, io: RunIO, stream_id: str, after: int) -> None:
@@ -257,8 +260,6 @@ class SeedSession(SocketSession[core.Connection]):
                     await self._writer.write(frame)
                 except SlowConsumer:
                     self._writer.give_up()  # what is left goes out unwaited-for: the error last
-                    if io.stream is not None:
-                        io.stream.stop("slow_consumer")
                 io.delivered += 1
 
     async def _catch_up(self, io: _LiveRun, stream: LocalStream) -> None:
@@ -283,8 +284,6 @@ class SeedSession(SocketSession[core.Connection]):
     def _hand_off(self, run: core.Run) -> None:
         io = self._run_of(run.id)
         stream_id, seq = (io.stream_id, io.delivered) if io is not None else (None, 0)
-        if stream_id is None and io is not None and io.stream is not None:
-            stream_id = io.stream.id
         if io is not None and io.task is not None:
             io.task.cancel()  # stop following; the stream goes on, on this node
         elif isinstance(io, _LiveRun):

@@ -111,11 +111,10 @@ class SocketSession(Generic[C]):
 
     def _run_io(self, run_id: int) -> RunIO:
         """The request's I/O record, made if it has none yet."""
-        if self._runs is None:
-            self._runs = {}
-        io = self._runs.get(run_id)
+        io = self._run_of(run_id)
         if io is None:
-            io = self._runs[run_id] = RunIO()
+            io = RunIO()
+            self._track(run_id, io)
         return io
 
     def _track(self, run_id: int, io: RunIO) -> None:

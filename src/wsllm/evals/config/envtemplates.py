@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from wsllm.errors import WsllmError
+from wsllm.evals.jsvalues import map_strings
 from wsllm.evals.templates import render
 
 _BLOCK = re.compile(r"\{\{(?:[^}]|\}(?!\}))*\}\}")
@@ -22,13 +23,7 @@ MAX_CHARS = 50_000
 
 def render_env(value: Any, env: Mapping[str, str]) -> Any:
     """`value` with every string's env templates filled in, recursively."""
-    if isinstance(value, str):
-        return _render_string(value, env)
-    if isinstance(value, list):
-        return [render_env(v, env) for v in value]
-    if isinstance(value, dict):
-        return {k: render_env(v, env) for k, v in value.items()}
-    return value
+    return map_strings(value, lambda text: _render_string(text, env))
 
 
 def _render_string(text: str, env: Mapping[str, str]) -> str:

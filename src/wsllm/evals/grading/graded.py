@@ -8,7 +8,7 @@ from typing import Any
 from wsllm.errors import ConfigError
 from wsllm.evals.grading.context import GradingContext, verdict
 from wsllm.evals.grading.registry import AsyncHandler, assertion
-from wsllm.evals.jsvalues import parse_json, stringify
+from wsllm.evals.jsvalues import map_strings, parse_json, stringify
 from wsllm.evals.results import GradingResult
 from wsllm.evals.schema import Assertion
 from wsllm.evals.templates import render
@@ -58,18 +58,8 @@ def _as_asked(task: prompts.GradeTask, a: Assertion, c: GradingContext,
     except ValueError:
         text = render(template, values)
     else:
-        text = stringify(_render_strings(parsed, values))
+        text = stringify(map_strings(parsed, lambda string: render(string, values)))
     return prompts.GradeTask(task.kind, _messages(text), task.fields)
-
-
-def _render_strings(value: Any, values: dict[str, Any]) -> Any:
-    if isinstance(value, str):
-        return render(value, values)
-    if isinstance(value, list):
-        return [_render_strings(item, values) for item in value]
-    if isinstance(value, dict):
-        return {key: _render_strings(item, values) for key, item in value.items()}
-    return value
 
 
 def _for_template(value: Any) -> Any:
